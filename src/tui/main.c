@@ -1,0 +1,5 @@
+/* bottle-tui: placeholder. */
+int main(void)
+{
+    return 0;
+}
