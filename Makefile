@@ -19,7 +19,11 @@ test: setup build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 demo: setup build
-	@./$(BUILD)/bottle-tui assets/examples/demo.yaml
+	@scripts/demo-certs
+	@chmod 600 assets/demo/demo.token
+	@./$(BUILD)/bottle-tui assets/examples/demo.yaml || \
+	  { echo; echo "demo: the dashboard is not built yet; the demo bottle's launch plan:"; \
+	    ./$(BUILD)/bottle-tui check assets/examples/demo.yaml; }
 
 bench: setup build
 	@bench/run $(BUILD)

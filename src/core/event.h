@@ -45,6 +45,9 @@ struct event_request {
 };
 cJSON *event_request(const char *bottle, const struct event_request *r);
 
+/* The longest line event_parse_line accepts (terminator included). */
+#define EVENT_LINE_MAX ((size_t)1 << 20)
+
 /* One line of JSON plus '\n'; the caller frees it. */
 char *event_to_line(const cJSON *ev);
 /* Parse one line back. Checks that ts, bottle and type are strings and that
@@ -76,7 +79,7 @@ void event_ring_free(struct event_ring *r);
 /* Copies the serialised event into the ring. */
 void event_ring_push(struct event_ring *r, const cJSON *ev);
 void event_reader_init(struct event_reader *rd, const struct event_ring *r); /* from now on */
-/* Returns the next line (owned by the ring, valid until overwritten) or NULL
+/* Returns the next line, '\n' included (owned by the ring, valid until overwritten) or NULL
  * when caught up. *dropped receives how many events were lost before it. */
 const char *event_ring_read(struct event_ring *r, struct event_reader *rd, uint64_t *dropped);
 

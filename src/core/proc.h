@@ -1,0 +1,59 @@
+/* proc: a child process whose stdout and stderr arrive line by line on the libuv loop. */
+#ifndef BOTTLE_CORE_PROC_H
+#define BOTTLE_CORE_PROC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <uv.h>
+
+#define PROC_MAX_LINE 65536 /* a longer line is delivered in pieces of this size */
+
+struct proc;
+
+/* STREAM is 1 (stdout) or 2 (stderr); LINE has no newline and is NUL-terminated. */
+typedef void (*proc_line_cb)(struct proc *p, int stream, const char *line, size_t len);
+/* Called once, after the exit and both streams' EOF (or a grace period after
+ * the exit, when a grandchild keeps a pipe open). After it returns, P is
+ * released; do not touch it again. */
+typedef void (*proc_done_cb)(struct proc *p, int64_t exit_status, int term_signal);
+
+struct proc_opts {
+    const char *const *argv; /* argv[0] is looked up in PATH */
+    const char *const *env;  /* NULL: inherit */
+    const char *cwd;         /* NULL: inherit */
+    const char *stdin_data;  /* written then closed; NULL: /dev/null */
+    size_t stdin_len;
+    proc_line_cb on_line;
+    proc_done_cb on_done;
+    void *data;
+};
+
+struct proc {
+    void *data; /* the caller's, from opts.data */
+    /* private */
+    uv_loop_t *loop;
+    uv_process_t process;
+    uv_pipe_t out, err, in;
+    uv_timer_t grace;
+    char *linebuf[3];
+    size_t linelen[3];
+    int open_handles;
+    bool exited, out_eof, err_eof, done, have_stdin;
+    int64_t exit_status;
+    int term_signal;
+    proc_line_cb on_line;
+    proc_done_cb on_done;
+    char *stdin_copy;
+};
+
+/* Spawn. Returns 0 and sets *OUT, or a negative libuv error (nothing left
+ * running, no callback will come). */
+int proc_spawn(uv_loop_t *loop, const struct proc_opts *o, struct proc **out);
+/* Send SIG to the child (no-op once it has exited). */
+int proc_kill(struct proc *p, int sig);
+pid_t proc_pid(const struct proc *p);
+
+#endif

@@ -1,0 +1,125 @@
+/* test-proc: child processes with line-by-line output, exit and EOF both awaited. */
+#include "test.h"
+
+#include "core/proc.h"
+#include "core/util.h"
+
+struct result {
+    struct buf out, err;
+    int64_t status;
+    int sig;
+    int done;
+    size_t longest;
+};
+
+static void on_line(struct proc *p, int stream, const char *line, size_t len)
+{
+    struct result *r = p->data;
+    struct buf *b = stream == 1 ? &r->out : &r->err;
+    buf_append(b, line, len);
+    buf_append(b, "|", 1);
+    if (len > r->longest)
+        r->longest = len;
+}
+
+static void on_done(struct proc *p, int64_t status, int sig)
+{
+    struct result *r = p->data;
+    r->status = status;
+    r->sig = sig;
+    r->done++;
+}
+
+static void run(const char *const *argv, const char *in, struct result *r)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    memset(r, 0, sizeof *r);
+    struct proc_opts o = {.argv = argv, .on_line = on_line, .on_done = on_done, .data = r,
+                          .stdin_data = in, .stdin_len = in ? strlen(in) : 0};
+    struct proc *p;
+    CHECK_INT(proc_spawn(&loop, &o, &p), 0);
+    CHECK(proc_pid(p) > 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK_INT(uv_loop_close(&loop), 0); /* every handle closed */
+}
+
+static void lines_and_status(void)
+{
+    struct result r;
+    const char *argv[] = {"sh", "-c", "echo one; echo two >&2; echo three; printf last; exit 3",
+                          NULL};
+    run(argv, NULL, &r);
+    CHECK_INT(r.done, 1);
+    CHECK_INT(r.status, 3);
+    CHECK_STR(r.out.p, "one|three|last|");
+    CHECK_STR(r.err.p, "two|");
+    buf_free(&r.out);
+    buf_free(&r.err);
+}
+
+static void stdin_fed(void)
+{
+    struct result r;
+    const char *argv[] = {"cat", NULL};
+    run(argv, "a\r\nb\n", &r);
+    CHECK_STR(r.out.p, "a|b|");
+    CHECK_INT(r.status, 0);
+    buf_free(&r.out);
+}
+
+static void grandchild_holding_pipe(void)
+{
+    struct result r;
+    const char *argv[] = {"sh", "-c", "sleep 30.123 & echo started", NULL};
+    uint64_t t0 = time_mono_ms();
+    run(argv, NULL, &r);
+    CHECK_INT(r.done, 1);
+    CHECK_STR(r.out.p, "started|");
+    CHECK(time_mono_ms() - t0 < 10000); /* the grace period, not the sleep */
+    buf_free(&r.out);
+    CHECK(system("pkill -f 'sleep 30.123' >/dev/null 2>&1 || true") >= 0);
+}
+
+static void long_line_split(void)
+{
+    struct result r;
+    const char *argv[] = {"sh", "-c", "head -c 200000 /dev/zero | tr '\\0' x; echo", NULL};
+    run(argv, NULL, &r);
+    CHECK_INT(r.longest, PROC_MAX_LINE);
+    CHECK_INT(r.out.len, 200000 + 4); /* four pieces, each with its '|' */
+    buf_free(&r.out);
+}
+
+static void killed(void)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct result r = {0};
+    const char *argv[] = {"sleep", "30", NULL};
+    struct proc_opts o = {.argv = argv, .on_line = on_line, .on_done = on_done, .data = &r};
+    struct proc *p;
+    CHECK_INT(proc_spawn(&loop, &o, &p), 0);
+    CHECK_INT(proc_kill(p, SIGTERM), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK_INT(r.done, 1);
+    CHECK_INT(r.sig, SIGTERM);
+    CHECK_INT(uv_loop_close(&loop), 0);
+}
+
+static void spawn_failure(void)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct result r = {0};
+    const char *argv[] = {"/nonexistent/program", NULL};
+    struct proc_opts o = {.argv = argv, .on_done = on_done, .data = &r};
+    struct proc *p = NULL;
+    CHECK(proc_spawn(&loop, &o, &p) < 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK_INT(r.done, 0); /* an error return never calls back */
+    CHECK_INT(uv_loop_close(&loop), 0);
+}
+
+TEST_MAIN(T(lines_and_status), T(stdin_fed), T(grandchild_holding_pipe), T(long_line_split),
+          T(killed), T(spawn_failure))
