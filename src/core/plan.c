@@ -117,6 +117,16 @@ struct plan *plan_build(const struct manifest *m)
     for (size_t i = 0; i < 4; i++)
         env_add(p, proxy_vars[i], proxy);
     free(proxy);
+    /* NO_PROXY must not open a bypass: on local, loopback is the sandbox's own
+     * (only relays live there); on smolvm, TSI maps 127.0.0.1 to the host, so
+     * nothing is exempt there. */
+    if (m->backend == BACKEND_LOCAL) {
+        env_add(p, "NO_PROXY", "localhost,127.0.0.1");
+        env_add(p, "no_proxy", "localhost,127.0.0.1");
+    } else if (m->backend == BACKEND_DOCKER) {
+        env_add(p, "NO_PROXY", "git-gate,supervise");
+        env_add(p, "no_proxy", "git-gate,supervise");
+    }
     static const char *const ca_vars[] = {"SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS", "GIT_SSL_CAINFO",
                                           "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"};
     for (size_t i = 0; i < 5; i++)

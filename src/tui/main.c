@@ -1,16 +1,24 @@
 /* bottle-tui: the supervisor and dashboard's entry point; dispatches the headless subcommands. */
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 
+#include "core/bottle.h"
 #include "core/diag.h"
 #include "core/manifest.h"
 #include "core/plan.h"
+#include "core/relay.h"
 
 static const char usage[] =
     "usage: bottle-tui [PATH...]            open the dashboard (not built yet)\n"
     "       bottle-tui check [--json] PATH...  validate manifests, print launch plans\n"
+    "       bottle-tui up [--json] MANIFEST    launch one bottle headless, print its events\n"
     "       bottle-tui --help | --version\n"
     "\n"
     "check: validates each manifest and prints its launch plan: backend, the hop\n"
@@ -20,7 +28,12 @@ static const char usage[] =
     "file:line:column: message.\n"
     "  --json   one JSON object per manifest, one per line\n"
     "\n"
-    "exit status: 0 all valid, 1 any invalid, 2 usage error\n";
+    "check exit status: 0 all valid, 1 any invalid, 2 usage error\n"
+    "\n"
+    "up: launches the bottle (network, proxies, start, ca, prompt, skills, agent),\n"
+    "prints every event until the agent exits or SIGINT/SIGTERM, then tears it all\n"
+    "down. Exit status: the agent's, or 1 with the failed step named on stderr.\n"
+    "  --json   the events as JSON lines (as kept in the state dir's events.jsonl)\n";
 
 static int cmd_check(int argc, char **argv)
 {
@@ -80,6 +93,250 @@ static int cmd_check(int argc, char **argv)
     return rc;
 }
 
+/* ---- up ------------------------------------------------------------------------- */
+
+struct up {
+    uv_loop_t *loop;
+    bool json;
+    uv_signal_t sigint, sigterm;
+    int status;
+    bool done;
+};
+
+static const char *jstr(const cJSON *ev, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItem(ev, k);
+    return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static double jnum(const cJSON *ev, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItem(ev, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : -1;
+}
+
+/* One human-readable line per event. */
+static void print_human(const cJSON *ev)
+{
+    const char *ts = jstr(ev, "ts"), *type = jstr(ev, "type"), *name = jstr(ev, "bottle");
+    printf("%s %s ", strlen(ts) > 11 ? ts + 11 : ts, name);
+    if (strcmp(type, "state") == 0) {
+        printf("state %s\n", jstr(ev, "state"));
+    } else if (strcmp(type, "step") == 0) {
+        const char *st = jstr(ev, "status"), *d = jstr(ev, "detail"), *fp = jstr(ev, "fingerprint");
+        double ms = jnum(ev, "ms");
+        printf("step %-9s %-5s", jstr(ev, "step"), st);
+        if (ms >= 0)
+            printf(" %5.0f ms", ms);
+        printf("  %s\n", d);
+        if (*fp)
+            printf("%*s CA fingerprint SHA-256 %s\n", 12, "", fp);
+    } else if (strcmp(type, "cmd") == 0) {
+        printf("  [%s] $", jstr(ev, "step"));
+        const cJSON *a;
+        cJSON_ArrayForEach(a, cJSON_GetObjectItem(ev, "argv")) printf(" %s", a->valuestring);
+        putchar('\n');
+    } else if (strcmp(type, "output") == 0) {
+        printf("  [%s] %s %s\n", jstr(ev, "step"),
+               strcmp(jstr(ev, "stream"), "stderr") == 0 ? "!" : "|", jstr(ev, "line"));
+    } else if (strcmp(type, "hop") == 0) {
+        printf("hop %s %s %s pid %.0f\n", jstr(ev, "hop"), jstr(ev, "status"), jstr(ev, "listen"),
+               jnum(ev, "pid"));
+    } else if (strcmp(type, "request") == 0) {
+        const char *verdict = jstr(ev, "verdict"), *reason = jstr(ev, "reason"),
+                   *auth = jstr(ev, "auth");
+        printf("request %s %s %s://%s%s %.0f %s%s%s %.0f ms%s%s\n", jstr(ev, "hop"),
+               jstr(ev, "method"), jstr(ev, "scheme"), jstr(ev, "host"), jstr(ev, "path"),
+               jnum(ev, "status"), verdict, *reason ? ": " : "", reason, jnum(ev, "ms"),
+               *auth ? " auth=" : "", auth);
+    } else {
+        char *s = cJSON_PrintUnformatted(ev);
+        printf("%s\n", s);
+        free(s);
+    }
+}
+
+static void on_up_event(struct bottle *b, const cJSON *ev)
+{
+    struct up *u = b->data;
+    if (u->json) {
+        char *line = event_to_line(ev);
+        fputs(line, stdout);
+        free(line);
+    } else {
+        print_human(ev);
+    }
+    fflush(stdout);
+}
+
+static void on_up_done(struct bottle *b, int status)
+{
+    struct up *u = b->data;
+    u->status = status;
+    u->done = true;
+    if (b->fail_step)
+        fprintf(stderr, "bottle-tui: %s: step '%s' failed: %s\n", b->name, b->fail_step,
+                b->fail_msg);
+    uv_close((uv_handle_t *)&u->sigint, NULL);
+    uv_close((uv_handle_t *)&u->sigterm, NULL);
+}
+
+static void on_up_signal(uv_signal_t *s, int signum)
+{
+    struct bottle *b = s->data;
+    bottle_stop(b);
+}
+
+static char *self_exe(const char *argv0)
+{
+    char buf[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n > 0) {
+        buf[n] = '\0';
+        return xstrdup(buf);
+    }
+    return xstrdup(argv0);
+}
+
+static int cmd_up(int argc, char **argv, const char *argv0)
+{
+    bool json = false;
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'j') {
+            json = true;
+        } else if (c == 'h') {
+            fputs(usage, stdout);
+            return 0;
+        } else {
+            fputs(usage, stderr);
+            return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        fputs("bottle-tui up: name exactly one manifest\n", stderr);
+        return 2;
+    }
+    struct diag_list d = {0};
+    struct manifest *m = manifest_load(argv[optind], &d);
+    diag_sort(&d);
+    diag_print(&d, stderr);
+    diag_free(&d);
+    if (!m)
+        return 1;
+    uv_loop_t *loop = uv_default_loop();
+    struct up u = {.loop = loop, .json = json};
+    char *self = self_exe(argv0);
+    char *err = NULL;
+    struct bottle *b = bottle_new(loop, m, getenv("BOTTLE_PROXY"), self, on_up_event, on_up_done,
+                                  &err);
+    free(self);
+    if (!b) {
+        fprintf(stderr, "bottle-tui: %s: %s\n", argv[optind], err);
+        free(err);
+        manifest_free(m);
+        return 1;
+    }
+    b->data = &u;
+    signal(SIGPIPE, SIG_IGN);
+    uv_signal_init(loop, &u.sigint);
+    uv_signal_init(loop, &u.sigterm);
+    u.sigint.data = u.sigterm.data = b;
+    uv_signal_start(&u.sigint, on_up_signal, SIGINT);
+    uv_signal_start(&u.sigterm, on_up_signal, SIGTERM);
+    bottle_launch(b);
+    uv_run(loop, UV_RUN_DEFAULT);
+    int status = u.status;
+    bottle_free(b);
+    uv_loop_close(loop);
+    if (status < 0)
+        return 1;
+    return status > 255 ? 255 : status;
+}
+
+/* ---- sandbox-init ------------------------------------------------------------------ */
+
+/* Runs inside the sandbox: starts the relays (a child process with its own
+ * loop, killed with its parent), waits until they listen, then execs the
+ * agent's command. Not for direct use. */
+static int cmd_sandbox_init(int argc, char **argv)
+{
+    struct strv listens = {0}, targets = {0};
+    int i = 1;
+    for (; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            i++;
+            break;
+        }
+        if (strcmp(argv[i], "--relay") == 0 && i + 1 < argc) {
+            const char *eq = strchr(argv[++i], '=');
+            if (!eq) {
+                fprintf(stderr, "sandbox-init: --relay wants LISTEN=TARGET\n");
+                return 126;
+            }
+            strv_push_own(&listens, xstrndup(argv[i], (size_t)(eq - argv[i])));
+            strv_push(&targets, eq + 1);
+            continue;
+        }
+        fprintf(stderr, "sandbox-init: unknown argument '%s'\n", argv[i]);
+        return 126;
+    }
+    if (i >= argc) {
+        fprintf(stderr, "sandbox-init: no command after --\n");
+        return 126;
+    }
+    int fds[2];
+    if (pipe(fds) != 0) {
+        perror("sandbox-init: pipe");
+        return 126;
+    }
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("sandbox-init: fork");
+        return 126;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(0);
+        uv_loop_t *loop = uv_default_loop();
+        for (size_t k = 0; k < listens.n; k++) {
+            struct relay *r;
+            int rc = relay_start(loop, listens.v[k], targets.v[k], &r);
+            if (rc != 0) {
+                dprintf(fds[1], "relay %s -> %s: %s", listens.v[k], targets.v[k],
+                        uv_strerror(rc));
+                _exit(1);
+            }
+        }
+        if (write(fds[1], "", 1) != 1)
+            _exit(1);
+        close(fds[1]);
+        uv_run(loop, UV_RUN_DEFAULT);
+        _exit(0);
+    }
+    close(fds[1]);
+    char msg[256];
+    ssize_t n = read(fds[0], msg, sizeof msg - 1);
+    close(fds[0]);
+    if (n != 1 || msg[0] != '\0') {
+        msg[n > 0 ? n : 0] = '\0';
+        fprintf(stderr, "sandbox-init: %s\n", n > 0 ? msg : "the relay did not start");
+        return 126;
+    }
+    strv_free(&listens);
+    strv_free(&targets);
+    execvp(argv[i], argv + i);
+    fprintf(stderr, "sandbox-init: cannot run %s: %s\n", argv[i], strerror(errno));
+    return 127;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
@@ -92,6 +349,10 @@ int main(int argc, char **argv)
     }
     if (argc > 1 && strcmp(argv[1], "check") == 0)
         return cmd_check(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "up") == 0)
+        return cmd_up(argc - 1, argv + 1, argv[0]);
+    if (argc > 1 && strcmp(argv[1], "sandbox-init") == 0)
+        return cmd_sandbox_init(argc - 1, argv + 1);
     if (argc > 1 && argv[1][0] == '-') {
         fprintf(stderr, "bottle-tui: unknown option '%s'\n", argv[1]);
         fputs(usage, stderr);

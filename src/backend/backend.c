@@ -1,0 +1,12 @@
+/* backend: picks the vtable for a manifest's backend. */
+#include "backend/backend.h"
+
+const struct backend_ops *backend_for(enum backend_kind k)
+{
+    switch (k) {
+    case BACKEND_LOCAL:
+        return &backend_local;
+    default:
+        return NULL; /* docker and smolvm come with their issues */
+    }
+}

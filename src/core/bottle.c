@@ -1,0 +1,567 @@
+/* bottle: one running bottle: its state machine, provisioning steps, proxy hops, agent and teardown. */
+#include "core/bottle.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "backend/backend.h"
+
+#define HOP_RESTART_MAX_MS 5000
+#define KILL_GRACE_MS 3000
+#define RUN_OUTPUT_MAX (1u << 20)
+
+static void teardown_begin(struct bottle *b);
+static void run_step(struct bottle *b);
+static void hop_spawn(struct bottle_hop *h);
+
+const char *bottle_state_name(enum bottle_state s)
+{
+    static const char *const names[] = {"stopped", "creating", "provisioning",
+                                        "running", "stopping", "failed"};
+    return names[s];
+}
+
+void bottle_emit(struct bottle *b, cJSON *ev)
+{
+    if (b->log.fd >= 0)
+        event_log_append(&b->log, ev);
+    if (b->on_event)
+        b->on_event(b, ev);
+    cJSON_Delete(ev);
+}
+
+static void set_state(struct bottle *b, enum bottle_state s)
+{
+    if (b->state == s)
+        return;
+    b->state = s;
+    bottle_emit(b, event_state(b->name, bottle_state_name(s)));
+}
+
+const char *bottle_step_name(const struct bottle *b)
+{
+    return b->step < b->plan->nsteps ? b->plan->steps[b->step].name : "teardown";
+}
+
+struct bottle_hop *bottle_first_hop(struct bottle *b)
+{
+    return &b->hops[0];
+}
+
+/* ---- commands ---------------------------------------------------------------- */
+
+struct run_ctx {
+    struct bottle *b;
+    char *step;
+    bottle_run_cb cb;
+    void *arg;
+    struct buf out;
+};
+
+static void on_run_line(struct proc *p, int stream, const char *line, size_t len)
+{
+    struct run_ctx *c = p->data;
+    if (stream == 1) {
+        buf_append(&c->out, line, len); /* past the cap: dropped, still shown below */
+        buf_append(&c->out, "\n", 1);
+    }
+    bottle_emit(c->b, event_output(c->b->name, c->step, stream == 1 ? "stdout" : "stderr", line));
+}
+
+static void on_run_done(struct proc *p, int64_t status, int sig)
+{
+    struct run_ctx *c = p->data;
+    int st = sig ? 128 + sig : (int)status;
+    c->cb(c->b, st, c->out.p ? c->out.p : "", c->arg);
+    buf_free(&c->out);
+    free(c->step);
+    free(c);
+}
+
+int bottle_run(struct bottle *b, const char *const *argv, const char *stdin_data,
+               bottle_run_cb cb, void *arg)
+{
+    struct run_ctx *c = xcalloc(1, sizeof *c);
+    c->b = b;
+    c->step = xstrdup(bottle_step_name(b));
+    c->cb = cb;
+    c->arg = arg;
+    buf_init(&c->out, RUN_OUTPUT_MAX);
+    bottle_emit(b, event_cmd(b->name, c->step, argv));
+    struct proc_opts o = {.argv = argv,
+                          .stdin_data = stdin_data,
+                          .stdin_len = stdin_data ? strlen(stdin_data) : 0,
+                          .on_line = on_run_line,
+                          .on_done = on_run_done,
+                          .data = c};
+    struct proc *p;
+    int rc = proc_spawn(b->loop, &o, &p);
+    if (rc != 0) {
+        bottle_emit(b, event_output(b->name, c->step, "stderr", uv_strerror(rc)));
+        free(c->step);
+        free(c);
+    }
+    return rc;
+}
+
+/* ---- steps ------------------------------------------------------------------- */
+
+static void step_start(struct bottle *b)
+{
+    const struct plan_step *s = &b->plan->steps[b->step];
+    b->step_t0 = time_mono_ms();
+    b->step_running = true;
+    bottle_emit(b, event_step(b->name, s->name, "start", -1, s->detail));
+}
+
+void bottle_step_done(struct bottle *b, int rc, const char *detail)
+{
+    if (!b->step_running)
+        return;
+    b->step_running = false;
+    const char *name = bottle_step_name(b);
+    long ms = (long)(time_mono_ms() - b->step_t0);
+    const char *status = rc < 0 ? "fail" : rc > 0 ? "skip" : "ok";
+    cJSON *ev = event_step(b->name, name, status, ms, detail);
+    if (rc == 0 && strcmp(name, "ca") == 0 && b->fingerprint)
+        cJSON_AddStringToObject(ev, "fingerprint", b->fingerprint);
+    bottle_emit(b, ev);
+    if (rc < 0) {
+        free(b->fail_step);
+        free(b->fail_msg);
+        b->fail_step = xstrdup(name);
+        b->fail_msg = xstrdup(detail ? detail : "failed");
+        teardown_begin(b);
+        return;
+    }
+    if (b->stop_requested) {
+        teardown_begin(b);
+        return;
+    }
+    if (strcmp(name, "agent") == 0) {
+        set_state(b, BOTTLE_RUNNING);
+        return;
+    }
+    b->step++;
+    run_step(b);
+}
+
+static void hops_start(struct bottle *b);
+
+static void run_step(struct bottle *b)
+{
+    if (b->step >= b->plan->nsteps)
+        return;
+    const struct plan_step *s = &b->plan->steps[b->step];
+    step_start(b);
+    if (s->skip) {
+        bottle_step_done(b, 1, s->detail);
+        return;
+    }
+    const char *n = s->name;
+    if (strcmp(n, "network") == 0)
+        b->be->network(b);
+    else if (strcmp(n, "proxies") == 0)
+        hops_start(b);
+    else if (strcmp(n, "start") == 0)
+        b->be->start(b);
+    else if (strcmp(n, "ca") == 0)
+        b->be->ca(b);
+    else if (strcmp(n, "prompt") == 0)
+        b->be->prompt(b);
+    else if (strcmp(n, "skills") == 0)
+        b->be->skills(b);
+    else if (strcmp(n, "agent") == 0)
+        b->be->agent(b);
+    else /* gate, git, supervise: not built yet; say so rather than pretend */
+        bottle_step_done(b, 1, "not available in this version");
+}
+
+/* ---- hops -------------------------------------------------------------------- */
+
+static void hop_report(struct bottle_hop *h, const char *status)
+{
+    bottle_emit(h->b, event_hop(h->b->name, h->name, h->listen ? h->listen : h->listen_want,
+                                h->pid, status));
+}
+
+static void on_hop_line(struct proc *p, int stream, const char *line, size_t len)
+{
+    struct bottle_hop *h = p->data;
+    struct bottle *b = h->b;
+    if (stream == 2) {
+        snprintf(h->last_err, sizeof h->last_err, "%s", line);
+        bottle_emit(b, event_output(b->name, "proxies", "stderr", line));
+        return;
+    }
+    const char *err;
+    cJSON *ev = event_parse_line(line, len, &err);
+    if (!ev) {
+        bottle_emit(b, event_output(b->name, "proxies", "stdout", line));
+        return;
+    }
+    cJSON_ReplaceItemInObject(ev, "bottle", cJSON_CreateString(b->name));
+    const cJSON *type = cJSON_GetObjectItem(ev, "type");
+    const cJSON *status = cJSON_GetObjectItem(ev, "status");
+    if (strcmp(type->valuestring, "hop") == 0 && cJSON_IsString(status) &&
+        strcmp(status->valuestring, "up") == 0) {
+        const cJSON *listen = cJSON_GetObjectItem(ev, "listen");
+        if (cJSON_IsString(listen)) {
+            free(h->listen);
+            h->listen = xstrdup(listen->valuestring);
+            /* Restarts reuse the address, so the parent link and relays stay valid. */
+            free(h->listen_want);
+            h->listen_want = xstrdup(listen->valuestring);
+        }
+        h->pid = proc_pid(p);
+        if (!cJSON_IsNumber(cJSON_GetObjectItem(ev, "pid")))
+            cJSON_AddNumberToObject(ev, "pid", (double)h->pid);
+        bool restarted = h->ever_up;
+        h->up = h->ever_up = true;
+        if (restarted) {
+            cJSON_Delete(ev);
+            hop_report(h, "restarted");
+            return;
+        }
+        bottle_emit(b, ev);
+        if (h->waiting_step) {
+            h->waiting_step = false;
+            /* Start the next hop down the chain (towards the agent), or finish. */
+            size_t idx = (size_t)(h - b->hops);
+            if (idx > 0) {
+                hop_spawn(&b->hops[idx - 1]);
+            } else {
+                char *d = xasprintf("first hop %s listening on %s", h->name, h->listen);
+                bottle_step_done(b, 0, d);
+                free(d);
+            }
+        }
+        return;
+    }
+    bottle_emit(b, ev);
+}
+
+static void on_hop_restart_timer(uv_timer_t *t)
+{
+    struct bottle_hop *h = t->data;
+    if (!h->b->tearing_down)
+        hop_spawn(h);
+}
+
+static void on_hop_done(struct proc *p, int64_t status, int sig)
+{
+    struct bottle_hop *h = p->data;
+    struct bottle *b = h->b;
+    h->proc = NULL;
+    h->up = false;
+    hop_report(h, "down");
+    if (b->tearing_down) {
+        if (--b->teardown_pending == 0)
+            teardown_begin(b); /* continue the teardown */
+        return;
+    }
+    if (h->waiting_step) {
+        h->waiting_step = false;
+        char *d = xasprintf("%s exited (%s %d) before listening%s%s", h->name,
+                            sig ? "signal" : "status", sig ? sig : (int)status,
+                            h->last_err[0] ? ": " : "", h->last_err);
+        bottle_step_done(b, -1, d);
+        free(d);
+        return;
+    }
+    /* A hop died under a live bottle: report it and bring it back. */
+    uint64_t delay = 250u << (h->restarts < 5 ? h->restarts : 5);
+    if (delay > HOP_RESTART_MAX_MS)
+        delay = HOP_RESTART_MAX_MS;
+    h->restarts++;
+    uv_timer_start(&h->restart_timer, on_hop_restart_timer, delay, 0);
+}
+
+static void hop_spawn(struct bottle_hop *h)
+{
+    struct bottle *b = h->b;
+    const char *argv[16];
+    int n = 0;
+    argv[n++] = b->proxy_bin;
+    argv[n++] = h->name;
+    argv[n++] = "--listen";
+    argv[n++] = h->listen_want;
+    argv[n++] = "--ca-dir";
+    argv[n++] = h->ca_dir;
+    argv[n++] = "--config";
+    argv[n++] = b->config_path;
+    argv[n++] = "--bottle";
+    argv[n++] = b->name;
+    if (h->parent) {
+        struct bottle_hop *parent = &b->hops[1];
+        argv[n++] = "--parent";
+        argv[n++] = parent->listen;
+    }
+    argv[n] = NULL;
+    if (!h->ever_up)
+        bottle_emit(b, event_cmd(b->name, "proxies", argv));
+    h->last_err[0] = '\0';
+    struct proc_opts o = {.argv = argv, .on_line = on_hop_line, .on_done = on_hop_done, .data = h};
+    int rc = proc_spawn(b->loop, &o, &h->proc);
+    if (rc != 0) {
+        h->proc = NULL;
+        char *d = xasprintf("cannot start %s (%s): %s", h->name, b->proxy_bin, uv_strerror(rc));
+        if (h->waiting_step) {
+            h->waiting_step = false;
+            bottle_step_done(b, -1, d);
+        } else {
+            bottle_emit(b, event_output(b->name, "proxies", "stderr", d));
+        }
+        free(d);
+    }
+}
+
+/* Start the hops from the far end of the chain (pipelock) to the agent's
+ * first hop, each once the one behind it listens. */
+static void hops_start(struct bottle *b)
+{
+    for (size_t i = 0; i < b->nhops; i++)
+        b->hops[i].waiting_step = true;
+    hop_spawn(&b->hops[b->nhops - 1]);
+}
+
+/* ---- agent ------------------------------------------------------------------- */
+
+void bottle_agent_started(struct bottle *b, struct proc *p)
+{
+    b->agent = p;
+    char *d = xasprintf("pid %ld", (long)proc_pid(p));
+    bottle_step_done(b, 0, d);
+    free(d);
+}
+
+void bottle_agent_exited(struct bottle *b, int status)
+{
+    b->agent = NULL;
+    b->agent_exited = true;
+    b->agent_status = status;
+    if (b->step_running) { /* died during its own step: a failure to start */
+        char *d = xasprintf("the agent exited at once with status %d", status);
+        bottle_step_done(b, -1, d);
+        free(d);
+        return;
+    }
+    teardown_begin(b);
+}
+
+/* ---- teardown ---------------------------------------------------------------- */
+
+static void on_kill_timer(uv_timer_t *t)
+{
+    struct bottle *b = t->data;
+    for (size_t i = 0; i < b->nhops; i++)
+        if (b->hops[i].proc)
+            proc_kill(b->hops[i].proc, SIGKILL);
+}
+
+static void rm_rf(const char *path)
+{
+    /* The run dir holds only our sockets and generated files. */
+    const char *argv[] = {"rm", "-rf", "--one-file-system", path, NULL};
+    pid_t pid = fork();
+    if (pid == 0) {
+        execvp(argv[0], (char **)argv);
+        _exit(127);
+    }
+    if (pid > 0) {
+        int st;
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+            ;
+    }
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    struct bottle *b = h->data;
+    if (--b->teardown_pending > 0)
+        return;
+    set_state(b, b->fail_step ? BOTTLE_FAILED : BOTTLE_STOPPED);
+    event_log_close(&b->log);
+    b->log.fd = -1;
+    b->finished = true;
+    if (b->on_done)
+        b->on_done(b, b->exit_status);
+}
+
+/* The teardown is a sequence of phases; each re-enters teardown_begin when
+ * it is done. Phase 1: the backend stops the agent and removes what it
+ * created; 2: the hops get SIGTERM (SIGKILL after a grace period); 3: relays
+ * and the run dir go, timers close, the final state is reported. */
+
+void bottle_backend_torn_down(struct bottle *b)
+{
+    b->teardown_pending = 0;
+    teardown_begin(b);
+}
+
+static void teardown_begin(struct bottle *b)
+{
+    if (!b->tearing_down) {
+        b->tearing_down = true;
+        b->step_running = false;
+        if (!b->fail_step)
+            set_state(b, BOTTLE_STOPPING);
+        b->exit_status = b->fail_step ? -1 : b->agent_exited ? b->agent_status : 143;
+        b->teardown_pending = 1;
+        b->teardown_phase = 1;
+        b->be->teardown(b); /* -> bottle_backend_torn_down */
+        return;
+    }
+    if (b->teardown_pending > 0)
+        return;
+    if (b->teardown_phase == 1) {
+        b->teardown_phase = 2;
+        if (b->agent_exited && !b->fail_step)
+            b->exit_status = b->agent_status;
+        for (size_t i = 0; i < b->nhops; i++) {
+            uv_timer_stop(&b->hops[i].restart_timer);
+            if (b->hops[i].proc) {
+                b->teardown_pending++;
+                proc_kill(b->hops[i].proc, SIGTERM);
+            }
+        }
+        if (b->teardown_pending > 0) {
+            uv_timer_start(&b->kill_timer, on_kill_timer, KILL_GRACE_MS, 0);
+            return;
+        }
+    }
+    if (b->teardown_phase == 2) {
+        b->teardown_phase = 3;
+        relay_close(b->first_hop_relay);
+        b->first_hop_relay = NULL;
+        rm_rf(b->run_dir);
+        b->teardown_pending = 1 + (int)b->nhops;
+        uv_close((uv_handle_t *)&b->kill_timer, on_timer_closed);
+        for (size_t i = 0; i < b->nhops; i++) {
+            b->hops[i].restart_timer.data = b;
+            uv_close((uv_handle_t *)&b->hops[i].restart_timer, on_timer_closed);
+        }
+    }
+}
+
+void bottle_stop(struct bottle *b)
+{
+    if (!b->launched || b->finished || b->stop_requested)
+        return;
+    b->stop_requested = true;
+    /* A step in flight finishes first (its processes are ours to reap);
+     * bottle_step_done then starts the teardown. */
+    if (!b->step_running)
+        teardown_begin(b);
+}
+
+/* ---- life cycle ---------------------------------------------------------------- */
+
+static char *sibling_exe(const char *self, const char *name)
+{
+    char *dir = path_dirname(self);
+    char *p = xasprintf("%s/%s", dir, name);
+    free(dir);
+    return p;
+}
+
+struct bottle *bottle_new(uv_loop_t *loop, struct manifest *m, const char *proxy_bin,
+                          const char *self_bin, bottle_event_cb on_event, bottle_done_cb on_done,
+                          char **err)
+{
+    const struct backend_ops *be = backend_for(m->backend);
+    if (!be) {
+        *err = xasprintf("the %s backend is not available in this version",
+                         backend_kind_name(m->backend));
+        return NULL;
+    }
+    struct bottle *b = xcalloc(1, sizeof *b);
+    b->loop = loop;
+    b->m = m;
+    b->name = m->name;
+    b->plan = plan_build(m);
+    b->state_dir = xstrdup(b->plan->state_dir);
+    b->run_dir = xasprintf("%s/run", b->state_dir);
+    b->self_bin = xstrdup(self_bin);
+    char abs[PATH_MAX];
+    b->config_path = xstrdup(realpath(m->file, abs) ? abs : m->file);
+    b->proxy_bin = proxy_bin ? xstrdup(proxy_bin) : sibling_exe(self_bin, "bottle-proxy");
+    b->on_event = on_event;
+    b->on_done = on_done;
+    b->be = be;
+    b->log.fd = -1;
+    b->state = BOTTLE_STOPPED;
+    b->nhops = b->plan->nhops;
+    for (size_t i = 0; i < b->nhops; i++) {
+        struct bottle_hop *h = &b->hops[i];
+        const struct plan_hop *ph = &b->plan->hops[i];
+        h->b = b;
+        h->name = ph->name;
+        h->ca_dir = xstrdup(ph->ca_dir);
+        h->parent = i + 1 < b->nhops ? b->plan->hops[i + 1].name : NULL;
+        h->listen_want = i == 0 ? be->first_hop_listen(b, strcmp(h->name, "egress") == 0
+                                                             ? PLAN_EGRESS_PORT
+                                                             : PLAN_PIPELOCK_PORT)
+                                : xstrdup("127.0.0.1:0");
+    }
+    return b;
+}
+
+void bottle_launch(struct bottle *b)
+{
+    if (b->launched)
+        return;
+    b->launched = true;
+    uv_timer_init(b->loop, &b->kill_timer);
+    b->kill_timer.data = b;
+    for (size_t i = 0; i < b->nhops; i++) {
+        uv_timer_init(b->loop, &b->hops[i].restart_timer);
+        b->hops[i].restart_timer.data = &b->hops[i];
+    }
+    set_state(b, BOTTLE_CREATING);
+    int rc = mkdir_p(b->state_dir, 0700);
+    if (rc == 0)
+        rc = mkdir_p(b->run_dir, 0700);
+    char *logpath = xasprintf("%s/events.jsonl", b->state_dir);
+    if (rc == 0)
+        rc = event_log_open(&b->log, logpath);
+    free(logpath);
+    set_state(b, BOTTLE_PROVISIONING);
+    b->step = 0;
+    if (rc != 0) {
+        step_start(b);
+        char *d = xasprintf("cannot create the state dir %s: %s", b->state_dir, strerror(-rc));
+        bottle_step_done(b, -1, d);
+        free(d);
+        return;
+    }
+    run_step(b);
+}
+
+void bottle_free(struct bottle *b)
+{
+    if (!b)
+        return;
+    for (size_t i = 0; i < b->nhops; i++) {
+        free(b->hops[i].listen_want);
+        free(b->hops[i].listen);
+        free(b->hops[i].ca_dir);
+    }
+    plan_free(b->plan);
+    manifest_free(b->m);
+    free(b->state_dir);
+    free(b->run_dir);
+    free(b->proxy_bin);
+    free(b->self_bin);
+    free(b->config_path);
+    free(b->fail_step);
+    free(b->fail_msg);
+    free(b->fingerprint);
+    free(b);
+}

@@ -1,0 +1,132 @@
+/* bottle: one running bottle: its state machine, provisioning steps, proxy hops, agent and teardown. */
+#ifndef BOTTLE_CORE_BOTTLE_H
+#define BOTTLE_CORE_BOTTLE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+#include <uv.h>
+
+#include "core/event.h"
+#include "core/manifest.h"
+#include "core/plan.h"
+#include "core/proc.h"
+#include "core/relay.h"
+#include "core/util.h"
+
+enum bottle_state {
+    BOTTLE_STOPPED, /* never launched, or torn down */
+    BOTTLE_CREATING,
+    BOTTLE_PROVISIONING,
+    BOTTLE_RUNNING,
+    BOTTLE_STOPPING,
+    BOTTLE_FAILED,
+};
+const char *bottle_state_name(enum bottle_state s);
+
+struct bottle;
+
+/* Every event the bottle produces (already appended to its events.jsonl). */
+typedef void (*bottle_event_cb)(struct bottle *b, const cJSON *ev);
+/* The bottle is fully torn down: STATUS is the agent's exit status (128+sig
+ * when killed), or -1 when a step failed before the agent ran. */
+typedef void (*bottle_done_cb)(struct bottle *b, int status);
+
+struct bottle_hop {
+    struct bottle *b;
+    const char *name;  /* "egress" or "pipelock" */
+    char *listen_want; /* what we ask for; after the first start, the real address */
+    char *listen;      /* the real address from its hop event */
+    char *ca_dir;
+    const char *parent; /* index into hops, or NULL for upstream */
+    struct proc *proc;
+    long pid;
+    bool up, ever_up, waiting_step;
+    int restarts;
+    uv_timer_t restart_timer;
+    char last_err[512];
+};
+
+struct backend_ops;
+
+struct bottle {
+    void *data; /* the caller's */
+    uv_loop_t *loop;
+    struct manifest *m; /* owned */
+    struct plan *plan;  /* owned */
+    const char *name;
+    char *state_dir;
+    char *run_dir; /* state_dir/run: sockets, composed CA bundle; removed on teardown */
+    char *proxy_bin;
+    char *self_bin;
+    char *config_path; /* the manifest's absolute path, for the hops */
+    enum bottle_state state;
+    struct event_log log;
+    bottle_event_cb on_event;
+    bottle_done_cb on_done;
+
+    const struct backend_ops *be;
+    void *be_data;
+
+    size_t step;     /* index into plan->steps */
+    uint64_t step_t0;
+    bool step_running;
+
+    struct bottle_hop hops[2];
+    size_t nhops;
+    struct relay *first_hop_relay; /* local: unix socket -> first hop */
+
+    struct proc *agent;
+    int agent_status;
+    bool agent_exited;
+
+    char *fail_step;
+    char *fail_msg;
+    char *fingerprint; /* SHA-256 of the CA the agent trusts, "AB:CD:..." */
+
+    bool launched, stop_requested, tearing_down, finished;
+    int teardown_pending;
+    int teardown_phase;
+    uv_timer_t kill_timer;
+    int exit_status;
+};
+
+/* Create a bottle for M (ownership of M passes to the bottle). PROXY_BIN
+ * and SELF_BIN name the bottle-proxy and bottle-tui executables. Nothing
+ * runs until bottle_launch. Returns NULL with *ERR set (new string) on error. */
+struct bottle *bottle_new(uv_loop_t *loop, struct manifest *m, const char *proxy_bin,
+                          const char *self_bin, bottle_event_cb on_event, bottle_done_cb on_done,
+                          char **err);
+/* Run the plan: network, proxies, ..., agent. */
+void bottle_launch(struct bottle *b);
+/* Stop the agent and tear everything down; on_done follows. Idempotent. */
+void bottle_stop(struct bottle *b);
+/* Free a bottle whose on_done has run (or that never launched). */
+void bottle_free(struct bottle *b);
+
+/* ---- for backends and provisioning steps ---------------------------------- */
+
+/* Emit an event (takes EV): log it, hand it to on_event, free it. */
+void bottle_emit(struct bottle *b, cJSON *ev);
+/* The current step finished: RC 0 ok, >0 skipped, <0 failed (DETAIL says why). */
+void bottle_step_done(struct bottle *b, int rc, const char *detail);
+const char *bottle_step_name(const struct bottle *b);
+
+/* Run ARGV for the current step: a cmd event, output events line by line;
+ * CB gets the exit status (128+sig when killed) and the collected stdout
+ * (bounded to 1 MiB). STDIN_DATA may be NULL. */
+typedef void (*bottle_run_cb)(struct bottle *b, int status, const char *out, void *arg);
+int bottle_run(struct bottle *b, const char *const *argv, const char *stdin_data,
+               bottle_run_cb cb, void *arg);
+
+/* The agent process has started / the backend reports it exited. */
+void bottle_agent_started(struct bottle *b, struct proc *p);
+void bottle_agent_exited(struct bottle *b, int status);
+
+/* The first hop (the one the agent dials). */
+struct bottle_hop *bottle_first_hop(struct bottle *b);
+/* Backends call this when their teardown is complete. */
+void bottle_backend_torn_down(struct bottle *b);
+
+#endif
