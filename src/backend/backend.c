@@ -6,7 +6,9 @@ const struct backend_ops *backend_for(enum backend_kind k)
     switch (k) {
     case BACKEND_LOCAL:
         return &backend_local;
+    case BACKEND_DOCKER:
+        return &backend_docker;
     default:
-        return NULL; /* docker and smolvm come with their issues */
+        return NULL; /* smolvm comes with its issue */
     }
 }

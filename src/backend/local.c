@@ -322,9 +322,39 @@ static void on_agent_done(struct proc *p, int64_t status, int sig)
     uv_close((uv_handle_t *)&l->kill_timer, on_agent_timer_closed);
 }
 
+/* Is the agent's command there? The sandbox sees the host's / read-only
+ * and the workspace, so the host's PATH and the workspace answer it. */
+static bool command_exists(const char *cmd, const char *workspace)
+{
+    if (strchr(cmd, '/')) {
+        char *p = path_resolve(workspace, cmd);
+        bool ok = access(p, X_OK) == 0;
+        free(p);
+        return ok;
+    }
+    const char *path = getenv("PATH");
+    char *copy = xstrdup(path ? path : "/usr/bin:/bin");
+    bool ok = false;
+    for (char *save, *d = strtok_r(copy, ":", &save); d && !ok; d = strtok_r(NULL, ":", &save)) {
+        char *p = xasprintf("%s/%s", d, cmd);
+        ok = access(p, X_OK) == 0;
+        free(p);
+    }
+    free(copy);
+    return ok;
+}
+
 static void local_agent(struct bottle *b)
 {
     struct local *l = L(b);
+    if (!command_exists(b->m->agent.command.v[0], b->m->workspace)) {
+        char *d = xasprintf("the agent command '%s' is not found (PATH, or relative to the "
+                            "workspace %s)",
+                            b->m->agent.command.v[0], b->m->workspace);
+        bottle_step_done(b, -1, d);
+        free(d);
+        return;
+    }
     struct strv v = {0};
     sandbox_argv(b, &v);
     init_argv(b, &v);

@@ -46,6 +46,8 @@ static void set_state(struct bottle *b, enum bottle_state s)
 
 const char *bottle_step_name(const struct bottle *b)
 {
+    if (b->tearing_down)
+        return "teardown";
     return b->step < b->plan->nsteps ? b->plan->steps[b->step].name : "teardown";
 }
 
@@ -78,7 +80,8 @@ static void on_run_done(struct proc *p, int64_t status, int sig)
 {
     struct run_ctx *c = p->data;
     int st = sig ? 128 + sig : (int)status;
-    c->cb(c->b, st, c->out.p ? c->out.p : "", c->arg);
+    if (c->cb)
+        c->cb(c->b, st, c->out.p ? c->out.p : "", c->arg);
     buf_free(&c->out);
     free(c->step);
     free(c);
@@ -326,6 +329,10 @@ static void hop_spawn(struct bottle_hop *h)
  * first hop, each once the one behind it listens. */
 static void hops_start(struct bottle *b)
 {
+    struct bottle_hop *first = &b->hops[0];
+    free(first->listen_want);
+    first->listen_want = b->be->first_hop_listen(
+        b, strcmp(first->name, "egress") == 0 ? PLAN_EGRESS_PORT : PLAN_PIPELOCK_PORT);
     for (size_t i = 0; i < b->nhops; i++)
         b->hops[i].waiting_step = true;
     hop_spawn(&b->hops[b->nhops - 1]);
@@ -505,10 +512,9 @@ struct bottle *bottle_new(uv_loop_t *loop, struct manifest *m, const char *proxy
         h->name = ph->name;
         h->ca_dir = xstrdup(ph->ca_dir);
         h->parent = i + 1 < b->nhops ? b->plan->hops[i + 1].name : NULL;
-        h->listen_want = i == 0 ? be->first_hop_listen(b, strcmp(h->name, "egress") == 0
-                                                             ? PLAN_EGRESS_PORT
-                                                             : PLAN_PIPELOCK_PORT)
-                                : xstrdup("127.0.0.1:0");
+        /* The first hop's address may depend on the network step (docker's
+         * gateway): it is asked of the backend when the hops start. */
+        h->listen_want = i == 0 ? NULL : xstrdup("127.0.0.1:0");
     }
     return b;
 }

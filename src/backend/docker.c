@@ -1,0 +1,519 @@
+/* backend_docker: bottles as containers on their own --internal network, provisioned with docker cp/exec. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backend/backend.h"
+#include "provision/ca.h"
+
+#define DOCKER_KILL_GRACE_MS 5000
+#define GUEST_WORKSPACE "/workspace"
+#define GUEST_CA_DIR "/usr/local/share/ca-certificates"
+
+struct docker {
+    char *docker;    /* the CLI */
+    char *container; /* bottle-<name> */
+    char *network;   /* bottle-<name> */
+    char *gateway;   /* the network's gateway address on the host */
+    char *bridge;    /* br-<id12>: where the INPUT rules apply */
+    int first_port;
+    bool network_made, container_made, rules_made;
+    int transcript_fd;
+    int agent_status;
+    uv_timer_t kill_timer;
+    bool timer_open;
+    int teardown_left;
+};
+
+static struct docker *D(struct bottle *b)
+{
+    if (!b->be_data) {
+        struct docker *d = xcalloc(1, sizeof *d);
+        const char *cli = getenv("BOTTLE_DOCKER");
+        d->docker = xstrdup(cli && *cli ? cli : "docker");
+        d->container = xasprintf("bottle-%s", b->name);
+        d->network = xasprintf("bottle-%s", b->name);
+        d->transcript_fd = -1;
+        b->be_data = d;
+    }
+    return b->be_data;
+}
+
+static void docker_free(struct bottle *b)
+{
+    struct docker *d = b->be_data;
+    if (!d)
+        return;
+    if (d->transcript_fd >= 0)
+        close(d->transcript_fd);
+    free(d->docker);
+    free(d->container);
+    free(d->network);
+    free(d->gateway);
+    free(d->bridge);
+    free(d);
+    b->be_data = NULL;
+}
+
+static char *docker_first_hop_listen(struct bottle *b, int agent_port)
+{
+    struct docker *d = D(b);
+    d->first_port = agent_port;
+    return xasprintf("%s:%d", d->gateway ? d->gateway : "127.0.0.1", agent_port);
+}
+
+static char *first_line(const char *s)
+{
+    return xstrndup(s, strcspn(s, "\r\n"));
+}
+
+/* ---- network ------------------------------------------------------------------ */
+
+static void on_inspect(struct bottle *b, int status, const char *out, void *arg)
+{
+    struct docker *d = D(b);
+    char *line = first_line(out);
+    char *sp = strchr(line, ' ');
+    if (status != 0 || !sp || strlen(line) < 13) {
+        bottle_step_done(b, -1, "docker network inspect failed; see its output");
+        free(line);
+        return;
+    }
+    *sp = '\0';
+    d->bridge = xasprintf("br-%.12s", line);
+    d->gateway = xstrdup(sp + 1);
+    free(line);
+    char *detail = xasprintf("internal network %s, gateway %s (%s)", d->network, d->gateway,
+                             d->bridge);
+    bottle_step_done(b, 0, detail);
+    free(detail);
+}
+
+static void on_net_create(struct bottle *b, int status, const char *out, void *arg)
+{
+    struct docker *d = D(b);
+    if (status != 0) {
+        bottle_step_done(b, -1, "docker network create failed; is dockerd running? (see the "
+                                "output above)");
+        return;
+    }
+    d->network_made = true;
+    const char *argv[] = {d->docker, "network", "inspect", "-f",
+                          "{{.Id}} {{(index .IPAM.Config 0).Gateway}}", d->network, NULL};
+    if (bottle_run(b, argv, NULL, on_inspect, NULL) != 0)
+        bottle_step_done(b, -1, "cannot run docker");
+}
+
+static void on_stale_removed(struct bottle *b, int status, const char *out, void *arg)
+{
+    struct docker *d = D(b);
+    const char *argv[] = {d->docker, "network", "create", "--internal", "--label",
+                          "org.bottle.name", d->network, NULL};
+    if (bottle_run(b, argv, NULL, on_net_create, NULL) != 0)
+        bottle_step_done(b, -1, "cannot run docker");
+}
+
+static void docker_network(struct bottle *b)
+{
+    struct docker *d = D(b);
+    /* A container or network of the same name left by a crash would make
+     * the create fail; a bottle name is the operator's to reuse. */
+    char *script = xasprintf("%s rm -f %s >/dev/null 2>&1; %s network rm %s >/dev/null 2>&1; "
+                             "true",
+                             d->docker, d->container, d->docker, d->network);
+    const char *argv[] = {"sh", "-c", script, NULL};
+    int rc = bottle_run(b, argv, NULL, on_stale_removed, NULL);
+    free(script);
+    if (rc != 0)
+        bottle_step_done(b, -1, "cannot run sh");
+}
+
+/* ---- start --------------------------------------------------------------------- */
+
+static void on_rules(struct bottle *b, int status, const char *out, void *arg)
+{
+    struct docker *d = D(b);
+    if (status != 0) {
+        bottle_step_done(b, -1, "cannot install the iptables rules that keep the bottle to its "
+                                "first hop");
+        return;
+    }
+    d->rules_made = true;
+    char *detail = xasprintf("container %s; from %s only %s:%d is reachable", d->container,
+                             d->bridge, d->gateway, d->first_port);
+    bottle_step_done(b, 0, detail);
+    free(detail);
+}
+
+/* Removes the INPUT rules docker_start inserted. */
+static char *rules_delete_script(struct docker *d)
+{
+    return xasprintf("iptables -w -D INPUT -i %s -p tcp --dport %d -j ACCEPT && "
+                     "iptables -w -D INPUT -i %s -j DROP",
+                     d->bridge, d->first_port, d->bridge);
+}
+
+static void on_run(struct bottle *b, int status, const char *out, void *arg)
+{
+    struct docker *d = D(b);
+    if (status != 0) {
+        bottle_step_done(b, -1, "docker run failed (is the image there? scripts/build-agent-image "
+                                "builds bottle-agent:latest)");
+        return;
+    }
+    d->container_made = true;
+    /* The internal network has no route out, but the host itself answers on
+     * the gateway address: admit the first hop's port, drop the rest.
+     * Inserted in reverse so ACCEPT ends up above DROP. */
+    char *script = xasprintf("iptables -w -I INPUT 1 -i %s -j DROP && "
+                             "iptables -w -I INPUT 1 -i %s -p tcp --dport %d -j ACCEPT",
+                             d->bridge, d->bridge, d->first_port);
+    const char *argv[] = {"sh", "-c", script, NULL};
+    int rc = bottle_run(b, argv, NULL, on_rules, NULL);
+    free(script);
+    if (rc != 0)
+        bottle_step_done(b, -1, "cannot run sh");
+}
+
+static void docker_start(struct bottle *b)
+{
+    struct docker *d = D(b);
+    const struct manifest *m = b->m;
+    char *ws = xasprintf("%s:" GUEST_WORKSPACE, m->workspace);
+    char *gate = xasprintf("git-gate:%s", d->gateway);
+    char *sup = xasprintf("supervise:%s", d->gateway);
+    char *label = xasprintf("org.bottle.name=%s", b->name);
+    const char *argv[] = {d->docker, "run", "-d", "--name", d->container, "--network", d->network,
+                          "--label", label, "--hostname", "bottle", "--add-host", gate,
+                          "--add-host", sup, "-v", ws, "--user", "root", "--entrypoint", "sleep",
+                          m->image, "infinity", NULL};
+    int rc = bottle_run(b, argv, NULL, on_run, NULL);
+    free(ws);
+    free(gate);
+    free(sup);
+    free(label);
+    if (rc != 0)
+        bottle_step_done(b, -1, "cannot run docker");
+}
+
+/* ---- ca ------------------------------------------------------------------------ */
+
+static void on_ca_installed(struct bottle *b, int status, const char *out, void *arg)
+{
+    char *inside = provision_ca_parse_fingerprint(out);
+    if (status != 0 && !strstr(out, " added, ")) {
+        bottle_step_done(b, -1, "update-ca-certificates did not run in the container (is it "
+                                "installed in the image?); see the output above");
+    } else if (!provision_ca_one_added(out)) {
+        bottle_step_done(b, -1, "update-ca-certificates did not report '1 added': the agent's "
+                                "trust store does not have the CA");
+    } else if (!inside || strcmp(inside, b->fingerprint) != 0) {
+        char *dd = xasprintf("the CA fingerprint in the container (%s) differs from the host's "
+                             "(%s)",
+                             inside ? inside : "none", b->fingerprint);
+        bottle_step_done(b, -1, dd);
+        free(dd);
+    } else {
+        char *dd = xasprintf("%s CA installed (1 added); SHA-256 %s (checked inside)",
+                             b->hops[0].name, b->fingerprint);
+        bottle_step_done(b, 0, dd);
+        free(dd);
+    }
+    free(inside);
+}
+
+static void on_ca_copied(struct bottle *b, int status, const char *out, void *arg)
+{
+    struct docker *d = D(b);
+    if (status != 0) {
+        bottle_step_done(b, -1, "docker cp of the CA failed");
+        return;
+    }
+    /* One exec: chown, chmod, update-ca-certificates, fingerprint (the seed's
+     * lesson: fewer round trips, and verify what happened). */
+    const char *script = "f=" GUEST_CA_DIR "/bottle.crt && chown root:root \"$f\" && "
+                         "chmod 0644 \"$f\" && update-ca-certificates 2>&1 && "
+                         "openssl x509 -noout -fingerprint -sha256 -in \"$f\"";
+    const char *argv[] = {d->docker, "exec", "-u", "root", d->container, "sh", "-c", script, NULL};
+    if (bottle_run(b, argv, NULL, on_ca_installed, NULL) != 0)
+        bottle_step_done(b, -1, "cannot run docker");
+}
+
+static void docker_ca(struct bottle *b)
+{
+    struct docker *d = D(b);
+    char *src = xasprintf("%s/ca.pem", b->hops[0].ca_dir);
+    char *err = NULL;
+    free(b->fingerprint);
+    b->fingerprint = provision_ca_fingerprint(src, &err);
+    if (!b->fingerprint) {
+        bottle_step_done(b, -1, err);
+        free(err);
+        free(src);
+        return;
+    }
+    char *dst = xasprintf("%s:" GUEST_CA_DIR "/bottle.crt", d->container);
+    const char *argv[] = {d->docker, "cp", src, dst, NULL};
+    if (bottle_run(b, argv, NULL, on_ca_copied, NULL) != 0)
+        bottle_step_done(b, -1, "cannot run docker");
+    free(src);
+    free(dst);
+}
+
+/* ---- prompt and skills: docker cp, then chown in one exec -------------------------- */
+
+struct copy_ctx {
+    char *guest;
+    char *host;
+    bool recursive;
+};
+
+static void on_chowned(struct bottle *b, int status, const char *out, void *arg)
+{
+    struct copy_ctx *c = arg;
+    if (status != 0) {
+        bottle_step_done(b, -1, "chown in the container failed");
+    } else {
+        char *dd = xasprintf("%s, owned by %s", c->guest, b->m->agent.user);
+        bottle_step_done(b, 0, dd);
+        free(dd);
+    }
+    free(c->guest);
+    free(c->host);
+    free(c);
+}
+
+static void on_copied(struct bottle *b, int status, const char *out, void *arg)
+{
+    struct docker *d = D(b);
+    struct copy_ctx *c = arg;
+    if (status != 0) {
+        bottle_step_done(b, -1, "docker cp failed");
+        free(c->guest);
+        free(c->host);
+        free(c);
+        return;
+    }
+    const char *u = b->m->agent.user;
+    char *script = xasprintf("chown %s %s:%s \"%s\" && chmod -R u+rwX,go+rX \"%s\"",
+                             c->recursive ? "-R" : "", u, u, c->guest, c->guest);
+    const char *argv[] = {d->docker, "exec", "-u", "root", d->container, "sh", "-c", script, NULL};
+    int rc = bottle_run(b, argv, NULL, on_chowned, c);
+    free(script);
+    if (rc != 0)
+        bottle_step_done(b, -1, "cannot run docker");
+}
+
+static void on_parent_made(struct bottle *b, int status, const char *out, void *arg)
+{
+    struct docker *d = D(b);
+    struct copy_ctx *c = arg;
+    if (status != 0) {
+        bottle_step_done(b, -1, "mkdir in the container failed");
+        free(c->guest);
+        free(c->host);
+        free(c);
+        return;
+    }
+    /* "dir/." copies the directory's contents (docker cp semantics). */
+    char *src = c->recursive ? xasprintf("%s/.", c->host) : xstrdup(c->host);
+    char *dst = xasprintf("%s:%s", d->container, c->guest);
+    const char *argv[] = {d->docker, "cp", src, dst, NULL};
+    if (bottle_run(b, argv, NULL, on_copied, c) != 0)
+        bottle_step_done(b, -1, "cannot run docker");
+    free(src);
+    free(dst);
+}
+
+/* mkdir (as root) -> docker cp -> chown and chmod in one exec. */
+static void copy_in(struct bottle *b, const char *host, const char *guest_rel, bool dir)
+{
+    struct docker *d = D(b);
+    struct copy_ctx *c = xcalloc(1, sizeof *c);
+    c->guest = xasprintf("/home/%s/%s", b->m->agent.user, guest_rel);
+    c->host = xstrdup(host);
+    c->recursive = dir;
+    char *parent = dir ? xstrdup(c->guest) : path_dirname(c->guest);
+    char *mk = xasprintf("mkdir -p \"%s\"", parent);
+    const char *argv[] = {d->docker, "exec", "-u", "root", d->container, "sh", "-c", mk, NULL};
+    if (bottle_run(b, argv, NULL, on_parent_made, c) != 0)
+        bottle_step_done(b, -1, "cannot run docker");
+    free(parent);
+    free(mk);
+}
+
+static void docker_prompt(struct bottle *b)
+{
+    copy_in(b, b->m->prompt, ".claude-bottle-prompt.txt", false);
+}
+
+static void docker_skills(struct bottle *b)
+{
+    copy_in(b, b->m->skills, ".claude/skills", true);
+}
+
+/* ---- agent --------------------------------------------------------------------- */
+
+static void on_agent_line(struct proc *p, int stream, const char *line, size_t len)
+{
+    struct bottle *b = p->data;
+    struct docker *d = D(b);
+    if (d->transcript_fd >= 0 &&
+        (write(d->transcript_fd, line, len) < 0 || write(d->transcript_fd, "\n", 1) < 0)) {
+        close(d->transcript_fd);
+        d->transcript_fd = -1;
+    }
+    bottle_emit(b, event_output(b->name, "agent", stream == 1 ? "stdout" : "stderr", line));
+}
+
+static void teardown_remove(struct bottle *b);
+
+static void on_agent_timer_closed(uv_handle_t *h)
+{
+    struct bottle *b = h->data;
+    struct docker *d = D(b);
+    d->timer_open = false;
+    if (b->tearing_down) {
+        b->agent = NULL;
+        b->agent_exited = true;
+        b->agent_status = d->agent_status;
+        teardown_remove(b);
+        return;
+    }
+    bottle_agent_exited(b, d->agent_status);
+}
+
+static void on_agent_done(struct proc *p, int64_t status, int sig)
+{
+    struct bottle *b = p->data;
+    struct docker *d = D(b);
+    d->agent_status = sig ? 128 + sig : (int)status;
+    b->agent = NULL;
+    if (d->transcript_fd >= 0) {
+        close(d->transcript_fd);
+        d->transcript_fd = -1;
+    }
+    uv_timer_stop(&d->kill_timer);
+    uv_close((uv_handle_t *)&d->kill_timer, on_agent_timer_closed);
+}
+
+static void docker_agent(struct bottle *b)
+{
+    struct docker *d = D(b);
+    const struct manifest *m = b->m;
+    struct strv v = {0};
+    strv_push(&v, d->docker);
+    strv_push(&v, "exec");
+    strv_push(&v, "-u");
+    strv_push(&v, m->agent.user);
+    strv_push(&v, "-w");
+    strv_push(&v, GUEST_WORKSPACE);
+    char *home = xasprintf("HOME=/home/%s", m->agent.user);
+    strv_push(&v, "-e");
+    strv_push_own(&v, home);
+    for (size_t i = 0; i < b->plan->nenv; i++) {
+        const char *val = b->plan->env[i].value;
+        strv_push(&v, "-e");
+        /* The plan names the gateway abstractly; the real address is known now. */
+        if (strstr(val, "<gateway of network"))
+            strv_push_own(&v, xasprintf("%s=http://%s:%d", b->plan->env[i].key, d->gateway,
+                                        d->first_port));
+        else
+            strv_push_own(&v, xasprintf("%s=%s", b->plan->env[i].key, val));
+    }
+    strv_push(&v, d->container);
+    for (size_t i = 0; i < m->agent.command.n; i++)
+        strv_push(&v, m->agent.command.v[i]);
+    char *tpath = xasprintf("%s/transcript", b->state_dir);
+    d->transcript_fd = open(tpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    free(tpath);
+    bottle_emit(b, event_cmd(b->name, "agent", (const char *const *)v.v));
+    uv_timer_init(b->loop, &d->kill_timer);
+    d->kill_timer.data = b;
+    d->timer_open = true;
+    struct proc_opts o = {.argv = (const char *const *)v.v,
+                          .on_line = on_agent_line,
+                          .on_done = on_agent_done,
+                          .data = b};
+    struct proc *p;
+    int rc = proc_spawn(b->loop, &o, &p);
+    strv_free(&v);
+    if (rc != 0) {
+        uv_close((uv_handle_t *)&d->kill_timer, NULL);
+        d->timer_open = false;
+        char *dd = xasprintf("cannot run docker exec: %s", uv_strerror(rc));
+        bottle_step_done(b, -1, dd);
+        free(dd);
+        return;
+    }
+    bottle_agent_started(b, p);
+}
+
+/* ---- teardown: container, rules, network ------------------------------------------- */
+
+static void on_removed(struct bottle *b, int status, const char *out, void *arg)
+{
+    docker_free(b);
+    bottle_backend_torn_down(b);
+}
+
+static void teardown_remove(struct bottle *b)
+{
+    struct docker *d = D(b);
+    struct buf s;
+    buf_init(&s, 0);
+    buf_appendf(&s, "rc=0; ");
+    if (d->container_made || !d->network_made)
+        buf_appendf(&s, "%s rm -f %s >/dev/null 2>&1; ", d->docker, d->container);
+    if (d->rules_made) {
+        char *r = rules_delete_script(d);
+        buf_appendf(&s, "%s || rc=1; ", r);
+        free(r);
+    }
+    if (d->network_made)
+        buf_appendf(&s, "%s network rm %s >/dev/null || rc=1; ", d->docker, d->network);
+    buf_appendf(&s, "exit $rc");
+    const char *argv[] = {"sh", "-c", s.p, NULL};
+    if (bottle_run(b, argv, NULL, on_removed, NULL) != 0) {
+        docker_free(b);
+        bottle_backend_torn_down(b);
+    }
+    buf_free(&s);
+}
+
+static void on_docker_kill(uv_timer_t *t)
+{
+    struct bottle *b = t->data;
+    if (b->agent)
+        proc_kill(b->agent, SIGKILL);
+}
+
+static void docker_teardown(struct bottle *b)
+{
+    struct docker *d = D(b);
+    if (d->timer_open) {
+        /* Removing the container ends the exec'd agent; the CLI then exits. */
+        if (b->agent) {
+            const char *argv[] = {d->docker, "rm", "-f", d->container, NULL};
+            bottle_run(b, argv, NULL, NULL, NULL);
+            uv_timer_start(&d->kill_timer, on_docker_kill, DOCKER_KILL_GRACE_MS, 0);
+        }
+        return; /* on_agent_timer_closed -> teardown_remove */
+    }
+    teardown_remove(b);
+}
+
+const struct backend_ops backend_docker = {
+    .name = "docker",
+    .first_hop_listen = docker_first_hop_listen,
+    .network = docker_network,
+    .start = docker_start,
+    .ca = docker_ca,
+    .prompt = docker_prompt,
+    .skills = docker_skills,
+    .agent = docker_agent,
+    .teardown = docker_teardown,
+};
