@@ -530,7 +530,7 @@ void bottle_launch(struct bottle *b)
         uv_timer_init(b->loop, &b->hops[i].restart_timer);
         b->hops[i].restart_timer.data = &b->hops[i];
     }
-    set_state(b, BOTTLE_CREATING);
+    /* The log opens first so it holds every event, "creating" included. */
     int rc = mkdir_p(b->state_dir, 0700);
     if (rc == 0)
         rc = mkdir_p(b->run_dir, 0700);
@@ -538,6 +538,7 @@ void bottle_launch(struct bottle *b)
     if (rc == 0)
         rc = event_log_open(&b->log, logpath);
     free(logpath);
+    set_state(b, BOTTLE_CREATING);
     set_state(b, BOTTLE_PROVISIONING);
     b->step = 0;
     if (rc != 0) {
