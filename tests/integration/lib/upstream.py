@@ -39,7 +39,11 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.flush()
                 time.sleep(0.2)
             return
-        out = json.dumps(rec).encode() if self.path.startswith("/echo") else b"ok\n"
+        # The log keeps what arrived; the answer never reflects credentials
+        # back into the bottle (a real upstream does not either).
+        shown = dict(rec, headers={k: ("<redacted>" if k.lower() == "authorization" else v)
+                                   for k, v in rec["headers"].items()})
+        out = json.dumps(shown).encode() if self.path.startswith("/echo") else b"ok\n"
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(out)))
