@@ -10,6 +10,9 @@
 #include <unistd.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <pcre2.h>
 #include <yaml.h>
 
@@ -587,6 +590,19 @@ static bool valid_hostport(const char *s)
     return true;
 }
 
+static bool holds_pem_cert(const char *path)
+{
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return false;
+    X509 *x = PEM_read_X509(fp, NULL, NULL, NULL);
+    fclose(fp);
+    bool ok = x != NULL;
+    X509_free(x);
+    ERR_clear_error();
+    return ok;
+}
+
 static void on_resolve(struct ld *ld, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
     struct manifest *m = ld->m;
@@ -616,6 +632,9 @@ static void on_upstream(struct ld *ld, const char *key, yaml_node_t *k, yaml_nod
     } else if (strcmp(key, "ca_file") == 0) {
         free(ld->m->upstream.ca_file);
         ld->m->upstream.ca_file = get_path(ld, "upstream.ca_file", v, PATH_FILE);
+        const char *f = ld->m->upstream.ca_file;
+        if (f && access(f, R_OK) == 0 && !holds_pem_cert(f))
+            err_at(ld, v, "upstream.ca_file: %s holds no PEM certificate", f);
     }
 }
 
