@@ -10,7 +10,9 @@ command -v clang-14 >/dev/null || { echo "skip: clang-14 not installed"; exit 77
 FB=$BUILD/fuzz
 CC=clang-14 cmake -S "$SRC" -B "$FB" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBOTTLE_FUZZ=ON \
   -DBOTTLE_ASAN_TESTS=OFF >"$FB.log" 2>&1 || { cat "$FB.log"; exit 1; }
-cmake --build "$FB" -j "$(nproc)" >>"$FB.log" 2>&1 || { tail -50 "$FB.log"; exit 1; }
+targets=()
+for f in "$SRC"/fuzz/fuzz-*.c; do targets+=(--target "$(basename "$f" .c)"); done
+cmake --build "$FB" -j "$(nproc)" "${targets[@]}" >>"$FB.log" 2>&1 || { tail -50 "$FB.log"; exit 1; }
 secs=${FUZZ_SECONDS:-10}
 rc=0
 for t in "$FB"/fuzz-*; do
