@@ -400,7 +400,33 @@ static void on_agent_done(struct proc *p, int64_t status, int sig)
     uv_close((uv_handle_t *)&d->kill_timer, on_agent_timer_closed);
 }
 
+static void agent_spawn(struct bottle *b);
+
+static void on_command_checked(struct bottle *b, int status, const char *out, void *arg)
+{
+    if (status != 0) {
+        char *dd = xasprintf("the agent command '%s' is not found in the container (as %s)",
+                             b->m->agent.command.v[0], b->m->agent.user);
+        bottle_step_done(b, -1, dd);
+        free(dd);
+        return;
+    }
+    agent_spawn(b);
+}
+
+/* Check the command exists first: a missing one must fail the step with a
+ * clear cause rather than look like an agent that exited 127. */
 static void docker_agent(struct bottle *b)
+{
+    struct docker *d = D(b);
+    const char *argv[] = {d->docker, "exec", "-u", b->m->agent.user, "-w", GUEST_WORKSPACE,
+                          d->container, "sh", "-c", "command -v \"$0\"",
+                          b->m->agent.command.v[0], NULL};
+    if (bottle_run(b, argv, NULL, on_command_checked, NULL) != 0)
+        bottle_step_done(b, -1, "cannot run docker");
+}
+
+static void agent_spawn(struct bottle *b)
 {
     struct docker *d = D(b);
     const struct manifest *m = b->m;

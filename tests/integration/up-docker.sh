@@ -132,5 +132,20 @@ if docker build -q -t bottle-agent-noca:test "$T" >/dev/null 2>&1 ||
   docker rmi bottle-agent-noca:test >/dev/null 2>&1
 fi
 
+# ---- a missing agent command -------------------------------------------------------------
+write_manifest
+sed -i 's#command: \[sh, /workspace/agent.sh\]#command: [no-such-agent-command]#' "$T/ws/bottle.yaml"
+timeout 300 "$TUI" up "$T/ws/bottle.yaml" >"$T/ev4.txt" 2>"$T/up4.err"; rc=$?
+check "missing command: exit 1" "[ $rc -eq 1 ]"
+check "missing command: clear message" "grep -q \"step 'agent' failed: the agent command 'no-such-agent-command' is not found\" $T/up4.err"
+check "missing command: nothing left" nothing_left
+
+# ---- dockerd not reachable -----------------------------------------------------------------
+write_manifest
+DOCKER_HOST=unix://$T/no-dockerd.sock timeout 120 "$TUI" up "$T/ws/bottle.yaml" >"$T/ev5.txt" 2>"$T/up5.err"; rc=$?
+check "no dockerd: exit 1" "[ $rc -eq 1 ]"
+check "no dockerd: clear message" "grep -q \"step 'network' failed: docker network create failed; is dockerd running\" $T/up5.err"
+check "no dockerd: nothing left" nothing_left
+
 echo "$passes passed, $fails failed"
 [[ $fails -eq 0 ]]
