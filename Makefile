@@ -26,6 +26,7 @@ demo: setup build
 	    ./$(BUILD)/bottle-tui check assets/examples/demo.yaml; }
 
 bench: setup build
+	@bench/launch $(BUILD)
 	@bench/run $(BUILD)
 
 asan: setup
