@@ -92,15 +92,28 @@ check "run dir removed" "[ ! -e $XDG_STATE_HOME/bottle/uplocal/run ]"
 check "no process left" "! pgrep -f 'bottle-proxy .*--bottle uplocal' && ! pgrep -f 'bwrap .*$T/ws'"
 
 # ---- SIGTERM while running --------------------------------------------------------
-sed -i 's/^echo agent-finished$/echo agent-finished; sleep 600/' "$T/ws/agent.sh"
+# The held agent keeps probing the chain, so a hop restart shows up in its output.
+sed -i 's/^echo agent-finished$/echo agent-finished; while :; do echo "probe $(code https:\/\/api.test.example\/echo)"; sleep 0.3; done/' "$T/ws/agent.sh"
 "$TUI" up --json "$T/ws/bottle.yaml" >"$T/ev2.jsonl" 2>"$T/up2.err" &
 UP_PID=$!
 wait_for 60 grep -q agent-finished "$T/ev2.jsonl" || { echo "FAIL bottle did not run"; cat "$T/up2.err"; fails=$((fails + 1)); }
+# A hop that dies is reported and restarted on the same address; requests pass again.
+pl=$(pgrep -f "bottle-proxy pipelock .*--bottle uplocal" | head -1)
+check "pipelock runs" "[ -n '$pl' ]"
+kill -KILL "$pl"
+wait_for 30 grep -q '"hop":"pipelock".*"status":"down"' "$T/ev2.jsonl"
+check "hop down reported" "grep -q '\"hop\":\"pipelock\".*\"status\":\"down\"' $T/ev2.jsonl"
+wait_for 30 grep -q '"status":"restarted"' "$T/ev2.jsonl"
+check "hop restarted reported" "grep -q '\"hop\":\"pipelock\".*\"status\":\"restarted\"' $T/ev2.jsonl"
+n=$(grep -n '"status":"restarted"' "$T/ev2.jsonl" | head -1 | cut -d: -f1)
+after_ok() { tail -n +"$n" "$T/ev2.jsonl" | grep -q '"line":"probe 200"'; }
+wait_for 30 after_ok
+check "requests pass after the restart" after_ok
 kill -TERM "$UP_PID"
 wait "$UP_PID"; rc=$?; UP_PID=
 check "SIGTERM: up exits with the agent's signal status" "[ $rc -eq 143 ]"
 check "SIGTERM: stopped" "tail -1 $T/ev2.jsonl | grep -q '\"state\":\"stopped\"'"
-check "SIGTERM: no process left" "! pgrep -f 'bottle-proxy .*--bottle uplocal' && ! pgrep -f 'sleep 600'"
+check "SIGTERM: no process left" "! pgrep -f 'bottle-proxy .*--bottle uplocal' && ! pgrep -f 'bwrap .*$T/ws'"
 check "SIGTERM: run dir removed" "[ ! -e $XDG_STATE_HOME/bottle/uplocal/run ]"
 
 # ---- a missing agent command ---------------------------------------------------------
