@@ -1,12 +1,14 @@
 /* backend_docker: bottles as containers on their own --internal network, provisioned with docker cp/exec. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "backend/backend.h"
+#include "gate/gate.h"
 #include "provision/ca.h"
 
 #define DOCKER_KILL_GRACE_MS 5000
@@ -63,6 +65,13 @@ static char *docker_first_hop_listen(struct bottle *b, int agent_port)
     struct docker *d = D(b);
     d->first_port = agent_port;
     return xasprintf("%s:%d", d->gateway ? d->gateway : "127.0.0.1", agent_port);
+}
+
+static char *docker_gate_listen(struct bottle *b, int *port)
+{
+    struct docker *d = D(b);
+    *port = PLAN_GATE_PORT;
+    return xstrdup(d->gateway ? d->gateway : "127.0.0.1");
 }
 
 static char *first_line(const char *s)
@@ -152,8 +161,9 @@ static void on_rules(struct bottle *b, int status, const char *out, void *arg)
 static char *rules_delete_script(struct docker *d)
 {
     return xasprintf("iptables -w -D INPUT -i %s -p tcp --dport %d -j ACCEPT && "
+                     "iptables -w -D INPUT -i %s -p tcp --dport %d -j ACCEPT && "
                      "iptables -w -D INPUT -i %s -j DROP",
-                     d->bridge, d->first_port, d->bridge);
+                     d->bridge, d->first_port, d->bridge, PLAN_GATE_PORT, d->bridge);
 }
 
 static void on_run(struct bottle *b, int status, const char *out, void *arg)
@@ -169,8 +179,9 @@ static void on_run(struct bottle *b, int status, const char *out, void *arg)
      * the gateway address: admit the first hop's port, drop the rest.
      * Inserted in reverse so ACCEPT ends up above DROP. */
     char *script = xasprintf("iptables -w -I INPUT 1 -i %s -j DROP && "
+                             "iptables -w -I INPUT 1 -i %s -p tcp --dport %d -j ACCEPT && "
                              "iptables -w -I INPUT 1 -i %s -p tcp --dport %d -j ACCEPT",
-                             d->bridge, d->bridge, d->first_port);
+                             d->bridge, d->bridge, d->first_port, d->bridge, PLAN_GATE_PORT);
     const char *argv[] = {"sh", "-c", script, NULL};
     int rc = bottle_run(b, argv, NULL, on_rules, NULL);
     free(script);
@@ -343,6 +354,27 @@ static void copy_in(struct bottle *b, const char *host, const char *guest_rel, b
         bottle_step_done(b, -1, "cannot run docker");
     free(parent);
     free(mk);
+}
+
+/* The workspace (with its .git) is mounted at /workspace; the agent's
+ * ~/.gitconfig sends the remotes to the gate on the network's gateway. */
+static void docker_git(struct bottle *b)
+{
+    char *cfg = gate_gitconfig(b, "git://git-gate:9418/");
+    char *path = xasprintf("%s/gitconfig", b->run_dir);
+    FILE *f = fopen(path, "w");
+    int ok = f && fputs(cfg, f) >= 0;
+    if (f && fclose(f) != 0)
+        ok = 0;
+    free(cfg);
+    if (!ok) {
+        char *dd = xasprintf("cannot write %s: %s", path, strerror(errno));
+        bottle_step_done(b, -1, dd);
+        free(dd);
+    } else {
+        copy_in(b, path, ".gitconfig", false);
+    }
+    free(path);
 }
 
 static void docker_prompt(struct bottle *b)
@@ -535,6 +567,8 @@ static void docker_teardown(struct bottle *b)
 const struct backend_ops backend_docker = {
     .name = "docker",
     .first_hop_listen = docker_first_hop_listen,
+    .gate_listen = docker_gate_listen,
+    .git = docker_git,
     .network = docker_network,
     .start = docker_start,
     .ca = docker_ca,

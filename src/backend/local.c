@@ -1,6 +1,7 @@
 /* backend_local: bottles as bubblewrap sandboxes with no network but a relay to the first hop. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include "backend/backend.h"
+#include "gate/gate.h"
 #include "provision/ca.h"
 
 #define LOCAL_KILL_GRACE_MS 3000
@@ -20,6 +22,8 @@ struct local {
     char *sock;   /* host path of the first-hop relay socket */
     char *bundle; /* host path of the composed CA bundle */
     char *ca_pem; /* host path of the first hop's CA certificate copy in run_dir */
+    char *gate_sock; /* host path of the git gate relay socket */
+    char *gitconfig; /* the agent's ~/.gitconfig, in run_dir */
     int transcript_fd;
     int agent_status;
     uv_timer_t kill_timer;
@@ -35,9 +39,18 @@ static struct local *L(struct bottle *b)
         l->sock = xasprintf("%s/hop.sock", b->run_dir);
         l->bundle = xasprintf("%s/ca-bundle.crt", b->run_dir);
         l->ca_pem = xasprintf("%s/ca.pem", b->run_dir);
+        l->gate_sock = xasprintf("%s/gate.sock", b->run_dir);
+        l->gitconfig = xasprintf("%s/gitconfig", b->run_dir);
         b->be_data = l;
     }
     return b->be_data;
+}
+
+static char *local_gate_listen(struct bottle *b, int *port)
+{
+    (void)b;
+    *port = 0; /* a free host port; the sandbox sees 9418 through its relay */
+    return xstrdup("127.0.0.1");
 }
 
 static char *local_first_hop_listen(struct bottle *b, int agent_port)
@@ -103,6 +116,14 @@ static void sandbox_argv(struct bottle *b, struct strv *v)
     add3(v, "--bind", l->sock, SANDBOX_RUN "/hop.sock");
     add3(v, "--ro-bind", l->bundle, SANDBOX_BUNDLE);
     add3(v, "--ro-bind", b->self_bin, SANDBOX_RUN "/bottle-init");
+    if (b->gate) {
+        add3(v, "--bind", l->gate_sock, SANDBOX_RUN "/gate.sock");
+        if (access(l->gitconfig, R_OK) == 0) { /* written by the git step */
+            char *dst = xasprintf("%s/.gitconfig", home);
+            add3(v, "--ro-bind", l->gitconfig, dst);
+            free(dst);
+        }
+    }
     if (m->prompt) {
         char *dst = xasprintf("%s/.claude-bottle-prompt.txt", home);
         add3(v, "--ro-bind", m->prompt, dst);
@@ -149,6 +170,11 @@ static void init_argv(struct bottle *b, struct strv *v)
     add(v, "sandbox-init");
     add(v, "--relay");
     strv_push_own(v, xasprintf("127.0.0.1:%d=unix:" SANDBOX_RUN "/hop.sock", port));
+    if (b->gate) {
+        add(v, "--relay");
+        strv_push_own(v, xasprintf("127.0.0.1:%d=unix:" SANDBOX_RUN "/gate.sock",
+                                   PLAN_GATE_PORT));
+    }
     add(v, "--");
 }
 
@@ -181,8 +207,20 @@ static void local_start(struct bottle *b)
     struct local *l = L(b);
     struct bottle_hop *h = bottle_first_hop(b);
     char *listen = xasprintf("unix:%s", l->sock);
-    int rc = relay_start(b->loop, listen, h->listen, &b->first_hop_relay);
+    struct relay *r;
+    int rc = relay_start(b->loop, listen, h->listen, &r);
     free(listen);
+    if (rc == 0)
+        bottle_add_relay(b, r);
+    if (rc == 0 && b->gate) {
+        char *from = xasprintf("unix:%s", l->gate_sock);
+        char *to = xasprintf("%s:%d", b->gate->host, b->gate->port);
+        rc = relay_start(b->loop, from, to, &r);
+        if (rc == 0)
+            bottle_add_relay(b, r);
+        free(from);
+        free(to);
+    }
     if (rc != 0) {
         char *d = xasprintf("cannot relay %s to %s: %s", l->sock, h->listen, uv_strerror(rc));
         bottle_step_done(b, -1, d);
@@ -249,6 +287,29 @@ static void local_ca(struct bottle *b)
     if (bottle_run(b, (const char *const *)v.v, NULL, on_ca_check, NULL) != 0)
         bottle_step_done(b, -1, "cannot run bwrap");
     strv_free(&v);
+}
+
+/* The workspace (and its .git) is mounted as it is; the gitconfig points
+ * the remotes at the gate, mounted at ~/.gitconfig by sandbox_argv. */
+static void local_git(struct bottle *b)
+{
+    struct local *l = L(b);
+    char *cfg = gate_gitconfig(b, "git://127.0.0.1:9418/");
+    FILE *f = fopen(l->gitconfig, "w");
+    int ok = f && fputs(cfg, f) >= 0;
+    if (f && fclose(f) != 0)
+        ok = 0;
+    free(cfg);
+    if (!ok) {
+        char *d = xasprintf("cannot write %s: %s", l->gitconfig, strerror(errno));
+        bottle_step_done(b, -1, d);
+        free(d);
+        return;
+    }
+    char *d = xasprintf("~/.gitconfig: %zu repo(s) -> git://127.0.0.1:%d/ (relay to the gate)",
+                        b->m->git.nrepos, PLAN_GATE_PORT);
+    bottle_step_done(b, 0, d);
+    free(d);
 }
 
 static void local_prompt(struct bottle *b)
@@ -402,6 +463,8 @@ static void local_free(struct bottle *b)
     free(l->sock);
     free(l->bundle);
     free(l->ca_pem);
+    free(l->gate_sock);
+    free(l->gitconfig);
     free(l);
     b->be_data = NULL;
 }
@@ -426,6 +489,8 @@ static void local_teardown(struct bottle *b)
 const struct backend_ops backend_local = {
     .name = "local",
     .first_hop_listen = local_first_hop_listen,
+    .gate_listen = local_gate_listen,
+    .git = local_git,
     .network = local_network,
     .start = local_start,
     .ca = local_ca,

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "backend/backend.h"
+#include "gate/gate.h"
 
 #define HOP_RESTART_MAX_MS 5000
 #define KILL_GRACE_MS 3000
@@ -49,6 +50,14 @@ const char *bottle_step_name(const struct bottle *b)
     if (b->tearing_down)
         return "teardown";
     return b->step < b->plan->nsteps ? b->plan->steps[b->step].name : "teardown";
+}
+
+void bottle_add_relay(struct bottle *b, struct relay *r)
+{
+    if (b->nrelays < ARRAY_SIZE(b->relays))
+        b->relays[b->nrelays++] = r;
+    else
+        relay_close(r);
 }
 
 struct bottle_hop *bottle_first_hop(struct bottle *b)
@@ -157,6 +166,25 @@ void bottle_step_done(struct bottle *b, int rc, const char *detail)
 
 static void hops_start(struct bottle *b);
 
+/* The git gate, when the manifest names repositories (the supervise server
+ * that the plan puts in the same step is not built yet). */
+static void step_gate(struct bottle *b)
+{
+    if (!b->be->gate_listen) {
+        bottle_step_done(b, 1, "the git gate is not available on this backend yet");
+        return;
+    }
+    if (b->m->git.nrepos == 0) {
+        bottle_step_done(b, 1, "no git.repos; the supervise server is not available in this "
+                               "version");
+        return;
+    }
+    int port = 0;
+    char *host = b->be->gate_listen(b, &port);
+    gate_start(b, host, port);
+    free(host);
+}
+
 static void run_step(struct bottle *b)
 {
     if (b->step >= b->plan->nsteps)
@@ -172,6 +200,12 @@ static void run_step(struct bottle *b)
         b->be->network(b);
     else if (strcmp(n, "proxies") == 0)
         hops_start(b);
+    else if (strcmp(n, "gate") == 0)
+        step_gate(b);
+    else if (strcmp(n, "git") == 0 && (!b->be->git || !b->gate))
+        bottle_step_done(b, 1, b->gate ? "not available on this backend" : "no git gate");
+    else if (strcmp(n, "git") == 0)
+        b->be->git(b);
     else if (strcmp(n, "start") == 0)
         b->be->start(b);
     else if (strcmp(n, "ca") == 0)
@@ -182,7 +216,7 @@ static void run_step(struct bottle *b)
         b->be->skills(b);
     else if (strcmp(n, "agent") == 0)
         b->be->agent(b);
-    else /* gate, git, supervise: not built yet; say so rather than pretend */
+    else /* supervise: not built yet; say so rather than pretend */
         bottle_step_done(b, 1, "not available in this version");
 }
 
@@ -406,6 +440,12 @@ static void on_timer_closed(uv_handle_t *h)
  * created; 2: the hops get SIGTERM (SIGKILL after a grace period); 3: relays
  * and the run dir go, timers close, the final state is reported. */
 
+static void on_gate_stopped(struct bottle *b)
+{
+    if (--b->teardown_pending == 0)
+        teardown_begin(b);
+}
+
 void bottle_backend_torn_down(struct bottle *b)
 {
     b->teardown_pending = 0;
@@ -431,6 +471,10 @@ static void teardown_begin(struct bottle *b)
         b->teardown_phase = 2;
         if (b->agent_exited && !b->fail_step)
             b->exit_status = b->agent_status;
+        if (b->gate) { /* asynchronous: its callback continues the teardown */
+            b->teardown_pending++;
+            gate_stop(b, on_gate_stopped);
+        }
         for (size_t i = 0; i < b->nhops; i++) {
             uv_timer_stop(&b->hops[i].restart_timer);
             if (b->hops[i].proc) {
@@ -445,8 +489,9 @@ static void teardown_begin(struct bottle *b)
     }
     if (b->teardown_phase == 2) {
         b->teardown_phase = 3;
-        relay_close(b->first_hop_relay);
-        b->first_hop_relay = NULL;
+        for (size_t i = 0; i < b->nrelays; i++)
+            relay_close(b->relays[i]);
+        b->nrelays = 0;
         rm_rf(b->run_dir);
         b->teardown_pending = 1 + (int)b->nhops;
         uv_close((uv_handle_t *)&b->kill_timer, on_timer_closed);

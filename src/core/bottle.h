@@ -75,7 +75,10 @@ struct bottle {
 
     struct bottle_hop hops[2];
     size_t nhops;
-    struct relay *first_hop_relay; /* local: unix socket -> first hop */
+    struct relay *relays[4]; /* local: unix sockets -> host services; closed at teardown */
+    size_t nrelays;
+    struct gate *gate;
+    void (*gate_stopped_cb)(struct bottle *b);
 
     struct proc *agent;
     int agent_status;
@@ -124,6 +127,8 @@ int bottle_run(struct bottle *b, const char *const *argv, const char *stdin_data
 void bottle_agent_started(struct bottle *b, struct proc *p);
 void bottle_agent_exited(struct bottle *b, int status);
 
+/* Keep R open for the bottle's life; closed at teardown. */
+void bottle_add_relay(struct bottle *b, struct relay *r);
 /* The first hop (the one the agent dials). */
 struct bottle_hop *bottle_first_hop(struct bottle *b);
 /* Backends call this when their teardown is complete. */

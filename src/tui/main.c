@@ -149,6 +149,8 @@ static void print_human(const cJSON *ev)
                jstr(ev, "method"), jstr(ev, "scheme"), jstr(ev, "host"), jstr(ev, "path"),
                jnum(ev, "status"), verdict, *reason ? ": " : "", reason, jnum(ev, "ms"),
                *auth ? " auth=" : "", auth);
+    } else if (strcmp(type, "gate") == 0) {
+        printf("gate %s %s %s\n", jstr(ev, "op"), jstr(ev, "repo"), jstr(ev, "refs"));
     } else {
         char *s = cJSON_PrintUnformatted(ev);
         printf("%s\n", s);
