@@ -11,7 +11,6 @@
 #include "gate/gate.h"
 #include "provision/ca.h"
 
-#define DOCKER_KILL_GRACE_MS 5000
 #define GUEST_WORKSPACE "/workspace"
 #define GUEST_CA_DIR "/usr/local/share/ca-certificates"
 
@@ -23,11 +22,6 @@ struct docker {
     char *bridge;    /* br-<id12>: where the INPUT rules apply */
     int first_port;
     bool network_made, container_made, rules_made;
-    int transcript_fd;
-    int agent_status;
-    uv_timer_t kill_timer;
-    bool timer_open;
-    int teardown_left;
 };
 
 static struct docker *D(struct bottle *b)
@@ -38,7 +32,6 @@ static struct docker *D(struct bottle *b)
         d->docker = xstrdup(cli && *cli ? cli : "docker");
         d->container = xasprintf("bottle-%s", b->name);
         d->network = xasprintf("bottle-%s", b->name);
-        d->transcript_fd = -1;
         b->be_data = d;
     }
     return b->be_data;
@@ -49,8 +42,6 @@ static void docker_free(struct bottle *b)
     struct docker *d = b->be_data;
     if (!d)
         return;
-    if (d->transcript_fd >= 0)
-        close(d->transcript_fd);
     free(d->docker);
     free(d->container);
     free(d->network);
@@ -389,48 +380,7 @@ static void docker_skills(struct bottle *b)
 
 /* ---- agent --------------------------------------------------------------------- */
 
-static void on_agent_line(struct proc *p, int stream, const char *line, size_t len)
-{
-    struct bottle *b = p->data;
-    struct docker *d = D(b);
-    if (d->transcript_fd >= 0 &&
-        (write(d->transcript_fd, line, len) < 0 || write(d->transcript_fd, "\n", 1) < 0)) {
-        close(d->transcript_fd);
-        d->transcript_fd = -1;
-    }
-    bottle_emit(b, event_output(b->name, "agent", stream == 1 ? "stdout" : "stderr", line));
-}
-
 static void teardown_remove(struct bottle *b);
-
-static void on_agent_timer_closed(uv_handle_t *h)
-{
-    struct bottle *b = h->data;
-    struct docker *d = D(b);
-    d->timer_open = false;
-    if (b->tearing_down) {
-        b->agent = NULL;
-        b->agent_exited = true;
-        b->agent_status = d->agent_status;
-        teardown_remove(b);
-        return;
-    }
-    bottle_agent_exited(b, d->agent_status);
-}
-
-static void on_agent_done(struct proc *p, int64_t status, int sig)
-{
-    struct bottle *b = p->data;
-    struct docker *d = D(b);
-    d->agent_status = sig ? 128 + sig : (int)status;
-    b->agent = NULL;
-    if (d->transcript_fd >= 0) {
-        close(d->transcript_fd);
-        d->transcript_fd = -1;
-    }
-    uv_timer_stop(&d->kill_timer);
-    uv_close((uv_handle_t *)&d->kill_timer, on_agent_timer_closed);
-}
 
 static void agent_spawn(struct bottle *b);
 
@@ -485,29 +435,8 @@ static void agent_spawn(struct bottle *b)
     strv_push(&v, d->container);
     for (size_t i = 0; i < m->agent.command.n; i++)
         strv_push(&v, m->agent.command.v[i]);
-    char *tpath = xasprintf("%s/transcript", b->state_dir);
-    d->transcript_fd = open(tpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    free(tpath);
-    bottle_emit(b, event_cmd(b->name, "agent", (const char *const *)v.v));
-    uv_timer_init(b->loop, &d->kill_timer);
-    d->kill_timer.data = b;
-    d->timer_open = true;
-    struct proc_opts o = {.argv = (const char *const *)v.v,
-                          .on_line = on_agent_line,
-                          .on_done = on_agent_done,
-                          .data = b};
-    struct proc *p;
-    int rc = proc_spawn(b->loop, &o, &p);
+    bottle_agent_spawn(b, (const char *const *)v.v);
     strv_free(&v);
-    if (rc != 0) {
-        uv_close((uv_handle_t *)&d->kill_timer, NULL);
-        d->timer_open = false;
-        char *dd = xasprintf("cannot run docker exec: %s", uv_strerror(rc));
-        bottle_step_done(b, -1, dd);
-        free(dd);
-        return;
-    }
-    bottle_agent_started(b, p);
 }
 
 /* ---- teardown: container, rules, network ------------------------------------------- */
@@ -542,26 +471,16 @@ static void teardown_remove(struct bottle *b)
     buf_free(&s);
 }
 
-static void on_docker_kill(uv_timer_t *t)
-{
-    struct bottle *b = t->data;
-    if (b->agent)
-        proc_kill(b->agent, SIGKILL);
-}
-
+/* Removing the container ends the exec'd agent (the CLI then exits); the
+ * rest goes once the agent process is reaped. */
 static void docker_teardown(struct bottle *b)
 {
     struct docker *d = D(b);
-    if (d->timer_open) {
-        /* Removing the container ends the exec'd agent; the CLI then exits. */
-        if (b->agent) {
-            const char *argv[] = {d->docker, "rm", "-f", d->container, NULL};
-            bottle_run(b, argv, NULL, NULL, NULL);
-            uv_timer_start(&d->kill_timer, on_docker_kill, DOCKER_KILL_GRACE_MS, 0);
-        }
-        return; /* on_agent_timer_closed -> teardown_remove */
+    if (b->agent) {
+        const char *argv[] = {d->docker, "rm", "-f", d->container, NULL};
+        bottle_run(b, argv, NULL, NULL, NULL);
     }
-    teardown_remove(b);
+    bottle_agent_stop(b, teardown_remove);
 }
 
 const struct backend_ops backend_docker = {

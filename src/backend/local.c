@@ -12,7 +12,6 @@
 #include "gate/gate.h"
 #include "provision/ca.h"
 
-#define LOCAL_KILL_GRACE_MS 3000
 /* Inside the sandbox: where the run dir (relay socket, CA) is mounted. */
 #define SANDBOX_RUN "/run/bottle"
 #define SANDBOX_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
@@ -24,10 +23,6 @@ struct local {
     char *ca_pem; /* host path of the first hop's CA certificate copy in run_dir */
     char *gate_sock; /* host path of the git gate relay socket */
     char *gitconfig; /* the agent's ~/.gitconfig, in run_dir */
-    int transcript_fd;
-    int agent_status;
-    uv_timer_t kill_timer;
-    bool timer_open;
 };
 
 static struct local *L(struct bottle *b)
@@ -35,7 +30,6 @@ static struct local *L(struct bottle *b)
     if (!b->be_data) {
         struct local *l = xcalloc(1, sizeof *l);
         l->b = b;
-        l->transcript_fd = -1;
         l->sock = xasprintf("%s/hop.sock", b->run_dir);
         l->bundle = xasprintf("%s/ca-bundle.crt", b->run_dir);
         l->ca_pem = xasprintf("%s/ca.pem", b->run_dir);
@@ -336,53 +330,6 @@ static void local_skills(struct bottle *b)
 
 /* ---- the agent ----------------------------------------------------------------- */
 
-static void on_agent_line(struct proc *p, int stream, const char *line, size_t len)
-{
-    struct bottle *b = p->data;
-    struct local *l = L(b);
-    if (l->transcript_fd >= 0) {
-        if (write(l->transcript_fd, line, len) < 0 || write(l->transcript_fd, "\n", 1) < 0) {
-            close(l->transcript_fd);
-            l->transcript_fd = -1;
-        }
-    }
-    bottle_emit(b, event_output(b->name, "agent", stream == 1 ? "stdout" : "stderr", line));
-}
-
-static void local_free(struct bottle *b);
-
-/* The agent is gone and its kill timer closed: hand over to the bottle. */
-static void on_agent_timer_closed(uv_handle_t *h)
-{
-    struct bottle *b = h->data;
-    struct local *l = L(b);
-    int st = l->agent_status;
-    l->timer_open = false;
-    if (b->tearing_down) {
-        b->agent = NULL;
-        b->agent_exited = true;
-        b->agent_status = st;
-        local_free(b);
-        bottle_backend_torn_down(b);
-        return;
-    }
-    bottle_agent_exited(b, st); /* -> teardown -> local_teardown */
-}
-
-static void on_agent_done(struct proc *p, int64_t status, int sig)
-{
-    struct bottle *b = p->data;
-    struct local *l = L(b);
-    l->agent_status = sig ? 128 + sig : (int)status;
-    b->agent = NULL;
-    if (l->transcript_fd >= 0) {
-        close(l->transcript_fd);
-        l->transcript_fd = -1;
-    }
-    uv_timer_stop(&l->kill_timer);
-    uv_close((uv_handle_t *)&l->kill_timer, on_agent_timer_closed);
-}
-
 /* Is the agent's command there? The sandbox sees the host's / read-only
  * and the workspace, so the host's PATH and the workspace answer it. */
 static bool command_exists(const char *cmd, const char *workspace)
@@ -407,7 +354,6 @@ static bool command_exists(const char *cmd, const char *workspace)
 
 static void local_agent(struct bottle *b)
 {
-    struct local *l = L(b);
     if (!command_exists(b->m->agent.command.v[0], b->m->workspace)) {
         char *d = xasprintf("the agent command '%s' is not found (PATH, or relative to the "
                             "workspace %s)",
@@ -421,36 +367,8 @@ static void local_agent(struct bottle *b)
     init_argv(b, &v);
     for (size_t i = 0; i < b->m->agent.command.n; i++)
         add(&v, b->m->agent.command.v[i]);
-    char *tpath = xasprintf("%s/transcript", b->state_dir);
-    l->transcript_fd = open(tpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    free(tpath);
-    bottle_emit(b, event_cmd(b->name, "agent", (const char *const *)v.v));
-    uv_timer_init(b->loop, &l->kill_timer);
-    l->kill_timer.data = b;
-    l->timer_open = true;
-    struct proc_opts o = {.argv = (const char *const *)v.v,
-                          .on_line = on_agent_line,
-                          .on_done = on_agent_done,
-                          .data = b};
-    struct proc *p;
-    int rc = proc_spawn(b->loop, &o, &p);
+    bottle_agent_spawn(b, (const char *const *)v.v);
     strv_free(&v);
-    if (rc != 0) {
-        uv_close((uv_handle_t *)&l->kill_timer, NULL);
-        l->timer_open = false;
-        char *d = xasprintf("cannot start bwrap: %s", uv_strerror(rc));
-        bottle_step_done(b, -1, d);
-        free(d);
-        return;
-    }
-    bottle_agent_started(b, p);
-}
-
-static void on_local_kill(uv_timer_t *t)
-{
-    struct bottle *b = t->data;
-    if (b->agent)
-        proc_kill(b->agent, SIGKILL);
 }
 
 static void local_free(struct bottle *b)
@@ -458,8 +376,6 @@ static void local_free(struct bottle *b)
     struct local *l = b->be_data;
     if (!l)
         return;
-    if (l->transcript_fd >= 0)
-        close(l->transcript_fd);
     free(l->sock);
     free(l->bundle);
     free(l->ca_pem);
@@ -469,21 +385,17 @@ static void local_free(struct bottle *b)
     b->be_data = NULL;
 }
 
-static void local_teardown(struct bottle *b)
+static void on_agent_gone(struct bottle *b)
 {
-    struct local *l = L(b);
-    if (l->timer_open) {
-        /* The agent still runs (or its exit is being handled): bwrap
-         * --die-with-parent and the pid namespace take the whole sandbox
-         * down with it. */
-        if (b->agent) {
-            proc_kill(b->agent, SIGTERM);
-            uv_timer_start(&l->kill_timer, on_local_kill, LOCAL_KILL_GRACE_MS, 0);
-        }
-        return; /* on_agent_timer_closed -> bottle_backend_torn_down */
-    }
     local_free(b);
     bottle_backend_torn_down(b);
+}
+
+/* bwrap --die-with-parent and the pid namespace take the whole sandbox down
+ * with the agent. */
+static void local_teardown(struct bottle *b)
+{
+    bottle_agent_stop(b, on_agent_gone);
 }
 
 const struct backend_ops backend_local = {

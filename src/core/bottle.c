@@ -2,6 +2,7 @@
 #include "core/bottle.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -374,6 +375,76 @@ static void hops_start(struct bottle *b)
 
 /* ---- agent ------------------------------------------------------------------- */
 
+#define AGENT_KILL_GRACE_MS 3000
+
+static void on_agent_line(struct proc *p, int stream, const char *line, size_t len)
+{
+    struct bottle *b = p->data;
+    if (b->transcript_fd >= 0 &&
+        (write(b->transcript_fd, line, len) < 0 || write(b->transcript_fd, "\n", 1) < 0)) {
+        close(b->transcript_fd);
+        b->transcript_fd = -1;
+    }
+    bottle_emit(b, event_output(b->name, "agent", stream == 1 ? "stdout" : "stderr", line));
+}
+
+/* The agent is gone and its timer closed: the teardown goes on, or the
+ * agent's own exit starts it. */
+static void on_agent_timer_closed(uv_handle_t *h)
+{
+    struct bottle *b = h->data;
+    b->agent_timer_open = false;
+    if (b->agent_stop_cb) {
+        void (*cb)(struct bottle *) = b->agent_stop_cb;
+        b->agent_stop_cb = NULL;
+        cb(b);
+        return;
+    }
+    teardown_begin(b);
+}
+
+static void on_agent_done(struct proc *p, int64_t status, int sig)
+{
+    struct bottle *b = p->data;
+    b->agent = NULL;
+    b->agent_exited = true;
+    b->agent_status = sig ? 128 + sig : (int)status;
+    if (b->transcript_fd >= 0) {
+        close(b->transcript_fd);
+        b->transcript_fd = -1;
+    }
+    uv_timer_stop(&b->agent_timer);
+    uv_close((uv_handle_t *)&b->agent_timer, on_agent_timer_closed);
+}
+
+int bottle_agent_spawn(struct bottle *b, const char *const *argv)
+{
+    char *tpath = xasprintf("%s/transcript", b->state_dir);
+    b->transcript_fd = open(tpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    free(tpath);
+    bottle_emit(b, event_cmd(b->name, "agent", argv));
+    struct proc_opts o = {.argv = argv, .on_line = on_agent_line, .on_done = on_agent_done,
+                          .data = b};
+    int rc = proc_spawn(b->loop, &o, &b->agent);
+    if (rc != 0) {
+        b->agent = NULL;
+        if (b->transcript_fd >= 0)
+            close(b->transcript_fd);
+        b->transcript_fd = -1;
+        char *d = xasprintf("cannot start the agent (%s): %s", argv[0], uv_strerror(rc));
+        bottle_step_done(b, -1, d);
+        free(d);
+        return rc;
+    }
+    uv_timer_init(b->loop, &b->agent_timer);
+    b->agent_timer.data = b;
+    b->agent_timer_open = true;
+    char *d = xasprintf("pid %ld", (long)proc_pid(b->agent));
+    bottle_step_done(b, 0, d);
+    free(d);
+    return 0;
+}
+
 void bottle_agent_started(struct bottle *b, struct proc *p)
 {
     b->agent = p;
@@ -387,13 +458,34 @@ void bottle_agent_exited(struct bottle *b, int status)
     b->agent = NULL;
     b->agent_exited = true;
     b->agent_status = status;
-    if (b->step_running) { /* died during its own step: a failure to start */
+    if (b->step_running) {
         char *d = xasprintf("the agent exited at once with status %d", status);
         bottle_step_done(b, -1, d);
         free(d);
         return;
     }
     teardown_begin(b);
+}
+
+static void on_agent_kill(uv_timer_t *t)
+{
+    struct bottle *b = t->data;
+    if (b->agent)
+        proc_kill(b->agent, SIGKILL);
+}
+
+void bottle_agent_stop(struct bottle *b, void (*cb)(struct bottle *b))
+{
+    if (!b->agent_timer_open) {
+        cb(b);
+        return;
+    }
+    b->agent_stop_cb = cb;
+    if (b->agent) {
+        proc_kill(b->agent, SIGTERM);
+        uv_timer_start(&b->agent_timer, on_agent_kill, AGENT_KILL_GRACE_MS, 0);
+    }
+    /* else its exit is being handled: on_agent_timer_closed calls CB */
 }
 
 /* ---- teardown ---------------------------------------------------------------- */
@@ -548,6 +640,7 @@ struct bottle *bottle_new(uv_loop_t *loop, struct manifest *m, const char *proxy
     b->on_done = on_done;
     b->be = be;
     b->log.fd = -1;
+    b->transcript_fd = -1;
     b->state = BOTTLE_STOPPED;
     b->nhops = b->plan->nhops;
     for (size_t i = 0; i < b->nhops; i++) {

@@ -83,6 +83,10 @@ struct bottle {
     struct proc *agent;
     int agent_status;
     bool agent_exited;
+    int transcript_fd;
+    uv_timer_t agent_timer; /* SIGKILL after the grace period */
+    bool agent_timer_open;
+    void (*agent_stop_cb)(struct bottle *b);
 
     char *fail_step;
     char *fail_msg;
@@ -123,7 +127,14 @@ typedef void (*bottle_run_cb)(struct bottle *b, int status, const char *out, voi
 int bottle_run(struct bottle *b, const char *const *argv, const char *stdin_data,
                bottle_run_cb cb, void *arg);
 
-/* The agent process has started / the backend reports it exited. */
+/* The agent step: spawn ARGV as the agent (its output becomes `output`
+ * events and the state dir's transcript; its exit ends the bottle) and end
+ * the step. Returns 0, or fails the step and returns a negative error. */
+int bottle_agent_spawn(struct bottle *b, const char *const *argv);
+/* Teardown: SIGTERM the agent (SIGKILL after a grace period); CB runs once
+ * it is gone, at once when there is none. */
+void bottle_agent_stop(struct bottle *b, void (*cb)(struct bottle *b));
+/* For a backend that runs the agent's process itself: it started / exited. */
 void bottle_agent_started(struct bottle *b, struct proc *p);
 void bottle_agent_exited(struct bottle *b, int status);
 
