@@ -471,15 +471,10 @@ static void teardown_remove(struct bottle *b)
     buf_free(&s);
 }
 
-/* Removing the container ends the exec'd agent (the CLI then exits); the
- * rest goes once the agent process is reaped. */
+/* The docker exec client goes first; removing the container then ends the
+ * agent's processes inside it, and the rules and network follow. */
 static void docker_teardown(struct bottle *b)
 {
-    struct docker *d = D(b);
-    if (b->agent) {
-        const char *argv[] = {d->docker, "rm", "-f", d->container, NULL};
-        bottle_run(b, argv, NULL, NULL, NULL);
-    }
     bottle_agent_stop(b, teardown_remove);
 }
 

@@ -282,6 +282,11 @@ static void on_hop_line(struct proc *p, int stream, const char *line, size_t len
         }
         return;
     }
+    if (strcmp(type->valuestring, "hop") == 0) {
+        /* The supervisor reports down and restarted itself, once. */
+        cJSON_Delete(ev);
+        return;
+    }
     bottle_emit(b, ev);
 }
 
@@ -551,7 +556,11 @@ static void teardown_begin(struct bottle *b)
         b->step_running = false;
         if (!b->fail_step)
             set_state(b, BOTTLE_STOPPING);
-        b->exit_status = b->fail_step ? -1 : b->agent_exited ? b->agent_status : 143;
+        /* The agent's status only when it ended on its own; a stop the
+         * caller asked for is BOTTLE_EXIT_STOPPED whatever the agent died of. */
+        b->exit_status = b->fail_step      ? -1
+                         : b->agent_exited ? b->agent_status
+                                           : BOTTLE_EXIT_STOPPED;
         b->teardown_pending = 1;
         b->teardown_phase = 1;
         b->be->teardown(b); /* -> bottle_backend_torn_down */
@@ -561,8 +570,6 @@ static void teardown_begin(struct bottle *b)
         return;
     if (b->teardown_phase == 1) {
         b->teardown_phase = 2;
-        if (b->agent_exited && !b->fail_step)
-            b->exit_status = b->agent_status;
         if (b->gate) { /* asynchronous: its callback continues the teardown */
             b->teardown_pending++;
             gate_stop(b, on_gate_stopped);

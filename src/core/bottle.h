@@ -30,7 +30,9 @@ struct bottle;
 /* Every event the bottle produces (already appended to its events.jsonl). */
 typedef void (*bottle_event_cb)(struct bottle *b, const cJSON *ev);
 /* The bottle is fully torn down: STATUS is the agent's exit status (128+sig
- * when killed), or -1 when a step failed before the agent ran. */
+ * when killed) when it ended on its own, -1 when a step failed, or
+ * BOTTLE_EXIT_STOPPED when bottle_stop ended it. */
+#define BOTTLE_EXIT_STOPPED (-2)
 typedef void (*bottle_done_cb)(struct bottle *b, int status);
 
 struct bottle_hop {

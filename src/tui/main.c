@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <locale.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,9 +15,10 @@
 #include "core/manifest.h"
 #include "core/plan.h"
 #include "core/relay.h"
+#include "tui/tui_app.h"
 
 static const char usage[] =
-    "usage: bottle-tui [PATH...]            open the dashboard (not built yet)\n"
+    "usage: bottle-tui [PATH...]            open the dashboard\n"
     "       bottle-tui check [--json] PATH...  validate manifests, print launch plans\n"
     "       bottle-tui up [--json] MANIFEST    launch one bottle headless, print its events\n"
     "       bottle-tui --help | --version\n"
@@ -33,7 +35,12 @@ static const char usage[] =
     "up: launches the bottle (network, proxies, start, ca, prompt, skills, agent),\n"
     "prints every event until the agent exits or SIGINT/SIGTERM, then tears it all\n"
     "down. Exit status: the agent's, or 1 with the failed step named on stderr.\n"
-    "  --json   the events as JSON lines (as kept in the state dir's events.jsonl)\n";
+    "  --json   the events as JSON lines (as kept in the state dir's events.jsonl)\n"
+    "\n"
+    "dashboard: each manifest file named is launched; each directory named is\n"
+    "scanned for *.yaml manifests, listed as stopped until launched (n). With no\n"
+    "PATH it scans ./bottles and $XDG_CONFIG_HOME/bottle/bottles. ? lists the keys.\n"
+    "NO_COLOR=1 turns colours off; BOTTLE_ASCII=1 forces ASCII drawing.\n";
 
 static int cmd_check(int argc, char **argv)
 {
@@ -100,6 +107,7 @@ struct up {
     bool json;
     uv_signal_t sigint, sigterm;
     int status;
+    int signum; /* the signal that stopped the bottle, if one did */
     bool done;
 };
 
@@ -186,6 +194,9 @@ static void on_up_done(struct bottle *b, int status)
 static void on_up_signal(uv_signal_t *s, int signum)
 {
     struct bottle *b = s->data;
+    struct up *u = b->data;
+    if (!u->signum)
+        u->signum = signum;
     bottle_stop(b);
 }
 
@@ -255,6 +266,8 @@ static int cmd_up(int argc, char **argv, const char *argv0)
     int status = u.status;
     bottle_free(b);
     uv_loop_close(loop);
+    if (status == BOTTLE_EXIT_STOPPED)
+        return 128 + (u.signum ? u.signum : SIGTERM);
     if (status < 0)
         return 1;
     return status > 255 ? 255 : status;
@@ -339,6 +352,27 @@ static int cmd_sandbox_init(int argc, char **argv)
     return 127;
 }
 
+/* ---- the dashboard ---------------------------------------------------------------- */
+
+static int cmd_dashboard(int argc, char **argv, const char *argv0)
+{
+    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+        fputs("bottle-tui: the dashboard needs a terminal; for scripts use 'bottle-tui up'\n",
+              stderr);
+        return 2;
+    }
+    /* The locale decides between UTF-8 and ASCII drawing. */
+    setlocale(LC_ALL, "");
+    char *self = self_exe(argv0);
+    struct tui_app_opts o = {.self_bin = self, .proxy_bin = getenv("BOTTLE_PROXY")};
+    const char *hist = getenv("BOTTLE_TUI_HISTORY");
+    if (hist && atol(hist) > 0)
+        o.req_history = (size_t)atol(hist);
+    int rc = tui_app_run(argv, (size_t)argc, &o);
+    free(self);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
@@ -360,6 +394,5 @@ int main(int argc, char **argv)
         fputs(usage, stderr);
         return 2;
     }
-    fputs("bottle-tui: the dashboard is not built yet; try 'bottle-tui check PATH'\n", stderr);
-    return 2;
+    return cmd_dashboard(argc - 1, argv + 1, argv[0]);
 }

@@ -124,7 +124,8 @@ check "token not in the container's files" "! grep -aq '$TOKEN' $T/export.tar"
 check "container env has only the placeholder" "! docker inspect bottle-$NAME | grep -q '$TOKEN'"
 rm -f "$T/export.tar"
 kill -TERM "$UP_PID"; wait "$UP_PID"; rc=$?; UP_PID=
-check "SIGTERM: up exits 143 or the agent's" "[ $rc -eq 143 ] || [ $rc -eq 137 ]"
+echo "     (up exited $rc after SIGTERM)"
+check "SIGTERM: up exits with a signal status" "[ $rc -gt 128 ]"
 check "SIGTERM: stopped" "tail -1 $T/ev2.jsonl | grep -q '\"state\":\"stopped\"'"
 check "SIGTERM: nothing left" nothing_left
 

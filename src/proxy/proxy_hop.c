@@ -1,0 +1,268 @@
+/* proxy_hop: one running hop: listener, CA, live config, signals and event output. */
+#include "proxy/proxy_hop.h"
+
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/event.h"
+#include "proxy/proxy_conn.h"
+#include "proxy/proxy_http.h"
+#include "proxy/proxy_tls.h"
+
+#define DRAIN_MAX_MS 10000
+
+void proxy_hop_emit(struct proxy_hop *hop, cJSON *ev)
+{
+    (void)hop;
+    if (!ev)
+        return;
+    char *line = event_to_line(ev);
+    cJSON_Delete(ev);
+    if (!line)
+        return;
+    fputs(line, stdout);
+    fflush(stdout);
+    free(line);
+}
+
+void proxy_hop_log(struct proxy_hop *hop, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "bottle-proxy %s: ", proxy_role_name(hop->opt.role));
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+/* "ADDR:PORT" or "[V6]:PORT"; HOST may be a name when RESOLVE is set. */
+static int parse_addr(const char *text, bool resolve, struct sockaddr_storage *out)
+{
+    char host[256];
+    int port = -1;
+    const char *colon = strrchr(text, ':');
+    if (!colon || colon == text)
+        return -1;
+    size_t hl = (size_t)(colon - text);
+    if (text[0] == '[' && colon[-1] == ']') {
+        text++;
+        hl -= 2;
+    }
+    if (hl >= sizeof host)
+        return -1;
+    memcpy(host, text, hl);
+    host[hl] = 0;
+    char *end;
+    long p = strtol(colon + 1, &end, 10);
+    if (*end || p < 0 || p > 65535 || end == colon + 1)
+        return -1;
+    port = (int)p;
+    memset(out, 0, sizeof *out);
+    if (uv_ip4_addr(host, port, (struct sockaddr_in *)out) == 0)
+        return 0;
+    if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)out) == 0)
+        return 0;
+    if (!resolve)
+        return -1;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
+    char ps[16];
+    snprintf(ps, sizeof ps, "%d", port);
+    if (getaddrinfo(host, ps, &hints, &res) != 0 || !res)
+        return -1;
+    memcpy(out, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    return 0;
+}
+
+static void sockaddr_text(const struct sockaddr_storage *ss, char *out, size_t cap)
+{
+    char ip[64] = "?";
+    int port = 0;
+    if (ss->ss_family == AF_INET) {
+        uv_ip4_name((const struct sockaddr_in *)ss, ip, sizeof ip);
+        port = ntohs(((const struct sockaddr_in *)ss)->sin_port);
+        snprintf(out, cap, "%s:%d", ip, port);
+    } else {
+        uv_ip6_name((const struct sockaddr_in6 *)ss, ip, sizeof ip);
+        port = ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+        snprintf(out, cap, "[%s]:%d", ip, port);
+    }
+}
+
+static void on_connection(uv_stream_t *s, int status)
+{
+    struct proxy_hop *hop = s->data;
+    if (status < 0) {
+        proxy_hop_log(hop, "accept: %s", uv_strerror(status));
+        return;
+    }
+    if (hop->draining)
+        return;
+    int rc = proxy_conn_accept(hop);
+    if (rc < 0)
+        proxy_hop_log(hop, "accept: %s", uv_strerror(rc));
+}
+
+static void reload(struct proxy_hop *hop)
+{
+    struct buf errors;
+    buf_init(&errors, 64 * 1024);
+    struct proxy_config *cfg = proxy_config_load(hop->opt.role, hop->opt.config, &errors);
+    if (!cfg) {
+        proxy_hop_log(hop, "reload failed; keeping the previous config:\n%s",
+                      errors.p ? errors.p : "");
+        buf_free(&errors);
+        return;
+    }
+    buf_free(&errors);
+    proxy_config_unref(hop->cfg);
+    hop->cfg = cfg;
+    /* pooled connections were made under the old trust and resolve rules */
+    proxy_conn_pool_clear(hop);
+    /* stderr only: a `hop` event with "restarted" means a new process to the supervisor */
+    proxy_hop_log(hop, "config reloaded from %s", hop->opt.config);
+}
+
+static void finish(struct proxy_hop *hop)
+{
+    if (hop->stopped)
+        return;
+    hop->stopped = true;
+    proxy_hop_emit(hop, event_hop(hop->bottle, proxy_role_name(hop->opt.role), hop->listen_text,
+                                  (long)getpid(), "down"));
+    uv_close((uv_handle_t *)&hop->sighup, NULL);
+    uv_close((uv_handle_t *)&hop->sigterm, NULL);
+    uv_close((uv_handle_t *)&hop->sigint, NULL);
+    uv_close((uv_handle_t *)&hop->drain_timer, NULL);
+}
+
+static void on_drain_timeout(uv_timer_t *t)
+{
+    struct proxy_hop *hop = t->data;
+    for (struct proxy_conn *c = hop->conns; c; c = c->next)
+        proxy_conn_drain(c, true);
+}
+
+static void drain(struct proxy_hop *hop)
+{
+    if (hop->draining)
+        return;
+    hop->draining = true;
+    uv_close((uv_handle_t *)&hop->listener, NULL);
+    proxy_conn_pool_clear(hop);
+    for (struct proxy_conn *c = hop->conns; c; c = c->next)
+        proxy_conn_drain(c, false);
+    if (hop->nconns == 0)
+        finish(hop);
+    else
+        uv_timer_start(&hop->drain_timer, on_drain_timeout, DRAIN_MAX_MS, 0);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    struct proxy_hop *hop = s->data;
+    if (signum == SIGHUP)
+        reload(hop);
+    else
+        drain(hop);
+}
+
+void proxy_hop_conn_gone(struct proxy_hop *hop, struct proxy_conn *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else if (hop->conns == c)
+        hop->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    hop->nconns--;
+    if (hop->draining && hop->nconns == 0)
+        finish(hop);
+}
+
+int proxy_hop_start(struct proxy_hop *hop, uv_loop_t *loop, const struct proxy_hop_options *opt)
+{
+    memset(hop, 0, sizeof *hop);
+    hop->loop = loop;
+    hop->opt = *opt;
+    struct sockaddr_storage addr;
+    char err[512];
+    struct buf errors;
+    buf_init(&errors, 64 * 1024);
+    if (parse_addr(opt->listen, false, &addr) != 0) {
+        proxy_hop_log(hop, "--listen %s: expected ADDR:PORT with a numeric address", opt->listen);
+        goto error;
+    }
+    if (opt->parent) {
+        if (opt->role != PROXY_EGRESS) {
+            proxy_hop_log(hop, "--parent is for egress only");
+            goto error;
+        }
+        if (parse_addr(opt->parent, true, &hop->parent) != 0) {
+            proxy_hop_log(hop, "--parent %s: expected HOST:PORT", opt->parent);
+            goto error;
+        }
+        hop->has_parent = true;
+    }
+    if (proxy_ca_init(&hop->ca, opt->ca_dir, err, sizeof err) != 0) {
+        proxy_hop_log(hop, "CA: %s", err);
+        goto error;
+    }
+    const char *cerr = NULL;
+    hop->server_ctx = proxy_tls_server_ctx(&cerr);
+    if (!hop->server_ctx) {
+        proxy_hop_log(hop, "TLS: %s", cerr);
+        goto error;
+    }
+    hop->cfg = proxy_config_load(opt->role, opt->config, &errors);
+    if (!hop->cfg) {
+        proxy_hop_log(hop, "cannot load %s:\n%s", opt->config, errors.p ? errors.p : "");
+        goto error;
+    }
+    hop->bottle = xstrdup(opt->bottle ? opt->bottle : hop->cfg->m->name);
+    uv_tcp_init(loop, &hop->listener);
+    hop->listener.data = hop;
+    int rc = uv_tcp_bind(&hop->listener, (struct sockaddr *)&addr, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&hop->listener, 1024, on_connection);
+    if (rc < 0) {
+        proxy_hop_log(hop, "cannot listen on %s: %s", opt->listen, uv_strerror(rc));
+        uv_close((uv_handle_t *)&hop->listener, NULL);
+        uv_run(loop, UV_RUN_NOWAIT);
+        goto error;
+    }
+    int len = sizeof addr;
+    uv_tcp_getsockname(&hop->listener, (struct sockaddr *)&addr, &len);
+    sockaddr_text(&addr, hop->listen_text, sizeof hop->listen_text);
+    uv_signal_init(loop, &hop->sighup);
+    uv_signal_init(loop, &hop->sigterm);
+    uv_signal_init(loop, &hop->sigint);
+    uv_timer_init(loop, &hop->drain_timer);
+    hop->sighup.data = hop->sigterm.data = hop->sigint.data = hop->drain_timer.data = hop;
+    uv_signal_start(&hop->sighup, on_signal, SIGHUP);
+    uv_signal_start(&hop->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&hop->sigint, on_signal, SIGINT);
+    buf_free(&errors);
+    proxy_hop_emit(hop, event_hop(hop->bottle, proxy_role_name(opt->role), hop->listen_text,
+                                  (long)getpid(), "up"));
+    return 0;
+error:
+    buf_free(&errors);
+    proxy_hop_free(hop);
+    return -1;
+}
+
+void proxy_hop_free(struct proxy_hop *hop)
+{
+    proxy_config_unref(hop->cfg);
+    hop->cfg = NULL;
+    SSL_CTX_free(hop->server_ctx);
+    hop->server_ctx = NULL;
+    proxy_ca_free(&hop->ca);
+    free(hop->bottle);
+    hop->bottle = NULL;
+}

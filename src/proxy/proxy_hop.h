@@ -1,0 +1,69 @@
+/* proxy_hop: one running hop: listener, CA, live config, signals and event output. */
+#ifndef BOTTLE_PROXY_HOP_H
+#define BOTTLE_PROXY_HOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+#include <openssl/ssl.h>
+#include <uv.h>
+
+#include "proxy/proxy_ca.h"
+#include "proxy/proxy_config.h"
+
+struct proxy_conn;
+struct proxy_up;
+
+/* Idle upstream connections kept for the next client connection. */
+#define PROXY_HOP_POOL_MAX 64
+
+struct proxy_hop_options {
+    enum proxy_role role;
+    const char *listen; /* "ADDR:PORT"; port 0 picks one */
+    const char *ca_dir;
+    const char *config; /* manifest path */
+    const char *parent; /* egress: "HOST:PORT" of pipelock, or NULL */
+    const char *bottle; /* NULL: the manifest's name */
+    uint64_t header_timeout_ms;
+    uint64_t idle_timeout_ms;
+    uint64_t connect_timeout_ms; /* upstream resolve + connect + TLS handshake */
+};
+
+struct proxy_hop {
+    uv_loop_t *loop;
+    struct proxy_hop_options opt;
+    struct proxy_config *cfg; /* the live config; requests hold their own reference */
+    struct proxy_ca ca;
+    SSL_CTX *server_ctx;
+    uv_tcp_t listener;
+    uv_signal_t sighup, sigterm, sigint;
+    uv_timer_t drain_timer;
+    char listen_text[96];
+    char *bottle;
+    bool has_parent;
+    struct sockaddr_storage parent;
+    uint64_t next_id;
+    struct proxy_conn *conns; /* every open connection, for draining */
+    size_t nconns;
+    struct proxy_up *pool[PROXY_HOP_POOL_MAX];
+    size_t npool;
+    bool draining;
+    bool stopped;
+};
+
+/* Set up the hop and start listening; prints the `hop` up event. Returns 0,
+ * or -1 after saying why on stderr. */
+int proxy_hop_start(struct proxy_hop *hop, uv_loop_t *loop, const struct proxy_hop_options *opt);
+/* Free what is left after the loop has ended. */
+void proxy_hop_free(struct proxy_hop *hop);
+
+/* Print EV as one JSON line on stdout (flushed) and free it. */
+void proxy_hop_emit(struct proxy_hop *hop, cJSON *ev);
+/* A human-readable line on stderr, prefixed with the hop's role. */
+void proxy_hop_log(struct proxy_hop *hop, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Called by a connection when it is freed (draining may then finish). */
+void proxy_hop_conn_gone(struct proxy_hop *hop, struct proxy_conn *c);
+
+#endif
