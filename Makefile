@@ -21,9 +21,17 @@ test: setup build
 demo: setup build
 	@scripts/demo-certs
 	@chmod 600 assets/demo/demo.token
-	@./$(BUILD)/bottle-tui assets/examples/demo.yaml || \
-	  { echo; echo "demo: the dashboard is not built yet; the demo bottle's launch plan:"; \
-	    ./$(BUILD)/bottle-tui check assets/examples/demo.yaml; }
+	@# The demo's loopback HTTPS upstream (api.demo.test, evil.demo.test resolve
+	@# to it) runs for as long as the dashboard does.
+	@g=assets/demo/generated; d=$$(mktemp -d /tmp/bottle-demo.XXXXXX); \
+	  python3 tests/integration/lib/upstream.py $$g/upstream.pem $$g/upstream-key.pem \
+	    $$d/port $$d/requests.jsonl 18443 2>$$d/upstream.err & up=$$!; \
+	  trap 'kill $$up 2>/dev/null; wait $$up 2>/dev/null; rm -rf $$d' EXIT INT TERM; \
+	  i=0; while [ ! -s $$d/port ] && kill -0 $$up 2>/dev/null && [ $$i -lt 200 ]; do \
+	    sleep 0.05; i=$$((i + 1)); done; \
+	  if [ ! -s $$d/port ]; then echo "demo: the upstream did not start on 127.0.0.1:18443:"; \
+	    cat $$d/upstream.err; exit 1; fi; \
+	  ./$(BUILD)/bottle-tui assets/examples/demo.yaml
 
 bench: setup build
 	@bench/launch $(BUILD)

@@ -1,4 +1,5 @@
-/* replay: runs a libFuzzer target's corpus (files or directories given) without libFuzzer, as a test. */
+/* replay: runs a libFuzzer target's corpus (files or directories given) without libFuzzer, as a
+ * test. */
 #include <dirent.h>
 #include <stddef.h>
 #include <stdint.h>

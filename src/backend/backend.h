@@ -10,13 +10,18 @@ struct backend_ops {
     const char *name;
     /* Where the first hop listens on the host, e.g. "127.0.0.1:0"; new string. */
     char *(*first_hop_listen)(struct bottle *b, int agent_port);
-    /* Where the git gate listens on the host; *PORT 0 means pick one. */
+    /* Where the git gate and the supervise server listen on the host; *PORT
+     * 0 means pick one. */
     char *(*gate_listen)(struct bottle *b, int *port);
+    char *(*supervise_listen)(struct bottle *b, int *port);
     void (*network)(struct bottle *b);
     void (*start)(struct bottle *b);
     void (*ca)(struct bottle *b);
     /* ~/.gitconfig pointing the repositories' remotes at the gate. */
     void (*git)(struct bottle *b);
+    /* Register the supervise server with the agent (claude mcp add); a
+     * failure is reported but not fatal. */
+    void (*supervise)(struct bottle *b);
     void (*prompt)(struct bottle *b);
     void (*skills)(struct bottle *b);
     void (*agent)(struct bottle *b);

@@ -1,4 +1,5 @@
-/* backend_docker: bottles as containers on their own --internal network, provisioned with docker cp/exec. */
+/* backend_docker: bottles as containers on their own --internal network, provisioned with docker
+ * cp/exec. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -65,6 +66,13 @@ static char *docker_gate_listen(struct bottle *b, int *port)
     return xstrdup(d->gateway ? d->gateway : "127.0.0.1");
 }
 
+static char *docker_supervise_listen(struct bottle *b, int *port)
+{
+    struct docker *d = D(b);
+    *port = PLAN_SUPERVISE_PORT;
+    return xstrdup(d->gateway ? d->gateway : "127.0.0.1");
+}
+
 static char *first_line(const char *s)
 {
     return xstrndup(s, strcspn(s, "\r\n"));
@@ -86,8 +94,8 @@ static void on_inspect(struct bottle *b, int status, const char *out, void *arg)
     d->bridge = xasprintf("br-%.12s", line);
     d->gateway = xstrdup(sp + 1);
     free(line);
-    char *detail = xasprintf("internal network %s, gateway %s (%s)", d->network, d->gateway,
-                             d->bridge);
+    char *detail =
+        xasprintf("internal network %s, gateway %s (%s)", d->network, d->gateway, d->bridge);
     bottle_step_done(b, 0, detail);
     free(detail);
 }
@@ -96,13 +104,15 @@ static void on_net_create(struct bottle *b, int status, const char *out, void *a
 {
     struct docker *d = D(b);
     if (status != 0) {
-        bottle_step_done(b, -1, "docker network create failed; is dockerd running? (see the "
-                                "output above)");
+        bottle_step_done(b, -1,
+                         "docker network create failed; is dockerd running? (see the "
+                         "output above)");
         return;
     }
     d->network_made = true;
-    const char *argv[] = {d->docker, "network", "inspect", "-f",
-                          "{{.Id}} {{(index .IPAM.Config 0).Gateway}}", d->network, NULL};
+    const char *argv[] = {
+        d->docker,  "network", "inspect", "-f", "{{.Id}} {{(index .IPAM.Config 0).Gateway}}",
+        d->network, NULL};
     if (bottle_run(b, argv, NULL, on_inspect, NULL) != 0)
         bottle_step_done(b, -1, "cannot run docker");
 }
@@ -110,8 +120,8 @@ static void on_net_create(struct bottle *b, int status, const char *out, void *a
 static void on_stale_removed(struct bottle *b, int status, const char *out, void *arg)
 {
     struct docker *d = D(b);
-    const char *argv[] = {d->docker, "network", "create", "--internal", "--label",
-                          "org.bottle.name", d->network, NULL};
+    const char *argv[] = {d->docker, "network",         "create",   "--internal",
+                          "--label", "org.bottle.name", d->network, NULL};
     if (bottle_run(b, argv, NULL, on_net_create, NULL) != 0)
         bottle_step_done(b, -1, "cannot run docker");
 }
@@ -137,8 +147,9 @@ static void on_rules(struct bottle *b, int status, const char *out, void *arg)
 {
     struct docker *d = D(b);
     if (status != 0) {
-        bottle_step_done(b, -1, "cannot install the iptables rules that keep the bottle to its "
-                                "first hop");
+        bottle_step_done(b, -1,
+                         "cannot install the iptables rules that keep the bottle to its "
+                         "first hop");
         return;
     }
     d->rules_made = true;
@@ -153,16 +164,19 @@ static char *rules_delete_script(struct docker *d)
 {
     return xasprintf("iptables -w -D INPUT -i %s -p tcp --dport %d -j ACCEPT && "
                      "iptables -w -D INPUT -i %s -p tcp --dport %d -j ACCEPT && "
+                     "iptables -w -D INPUT -i %s -p tcp --dport %d -j ACCEPT && "
                      "iptables -w -D INPUT -i %s -j DROP",
-                     d->bridge, d->first_port, d->bridge, PLAN_GATE_PORT, d->bridge);
+                     d->bridge, d->first_port, d->bridge, PLAN_GATE_PORT, d->bridge,
+                     PLAN_SUPERVISE_PORT, d->bridge);
 }
 
 static void on_run(struct bottle *b, int status, const char *out, void *arg)
 {
     struct docker *d = D(b);
     if (status != 0) {
-        bottle_step_done(b, -1, "docker run failed (is the image there? scripts/build-agent-image "
-                                "builds bottle-agent:latest)");
+        bottle_step_done(b, -1,
+                         "docker run failed (is the image there? scripts/build-agent-image "
+                         "builds bottle-agent:latest)");
         return;
     }
     d->container_made = true;
@@ -171,8 +185,10 @@ static void on_run(struct bottle *b, int status, const char *out, void *arg)
      * Inserted in reverse so ACCEPT ends up above DROP. */
     char *script = xasprintf("iptables -w -I INPUT 1 -i %s -j DROP && "
                              "iptables -w -I INPUT 1 -i %s -p tcp --dport %d -j ACCEPT && "
+                             "iptables -w -I INPUT 1 -i %s -p tcp --dport %d -j ACCEPT && "
                              "iptables -w -I INPUT 1 -i %s -p tcp --dport %d -j ACCEPT",
-                             d->bridge, d->bridge, d->first_port, d->bridge, PLAN_GATE_PORT);
+                             d->bridge, d->bridge, d->first_port, d->bridge, PLAN_GATE_PORT,
+                             d->bridge, PLAN_SUPERVISE_PORT);
     const char *argv[] = {"sh", "-c", script, NULL};
     int rc = bottle_run(b, argv, NULL, on_rules, NULL);
     free(script);
@@ -188,10 +204,11 @@ static void docker_start(struct bottle *b)
     char *gate = xasprintf("git-gate:%s", d->gateway);
     char *sup = xasprintf("supervise:%s", d->gateway);
     char *label = xasprintf("org.bottle.name=%s", b->name);
-    const char *argv[] = {d->docker, "run", "-d", "--name", d->container, "--network", d->network,
-                          "--label", label, "--hostname", "bottle", "--add-host", gate,
-                          "--add-host", sup, "-v", ws, "--user", "root", "--entrypoint", "sleep",
-                          m->image, "infinity", NULL};
+    const char *argv[] = {d->docker,   "run",        "-d",       "--name",     d->container,
+                          "--network", d->network,   "--label",  label,        "--hostname",
+                          "bottle",    "--add-host", gate,       "--add-host", sup,
+                          "-v",        ws,           "--user",   "root",       "--entrypoint",
+                          "sleep",     m->image,     "infinity", NULL};
     int rc = bottle_run(b, argv, NULL, on_run, NULL);
     free(ws);
     free(gate);
@@ -207,11 +224,13 @@ static void on_ca_installed(struct bottle *b, int status, const char *out, void 
 {
     char *inside = provision_ca_parse_fingerprint(out);
     if (status != 0 && !strstr(out, " added, ")) {
-        bottle_step_done(b, -1, "update-ca-certificates did not run in the container (is it "
-                                "installed in the image?); see the output above");
+        bottle_step_done(b, -1,
+                         "update-ca-certificates did not run in the container (is it "
+                         "installed in the image?); see the output above");
     } else if (!provision_ca_one_added(out)) {
-        bottle_step_done(b, -1, "update-ca-certificates did not report '1 added': the agent's "
-                                "trust store does not have the CA");
+        bottle_step_done(b, -1,
+                         "update-ca-certificates did not report '1 added': the agent's "
+                         "trust store does not have the CA");
     } else if (!inside || strcmp(inside, b->fingerprint) != 0) {
         char *dd = xasprintf("the CA fingerprint in the container (%s) differs from the host's "
                              "(%s)",
@@ -368,6 +387,30 @@ static void docker_git(struct bottle *b)
     free(path);
 }
 
+static void on_mcp_added(struct bottle *b, int status, const char *out, void *arg)
+{
+    /* Not fatal (as the seed did): the agent may not be Claude Code. */
+    if (status == 3)
+        bottle_step_done(b, 1,
+                         "claude is not installed in the image; the server is at "
+                         "http://supervise:9100/");
+    else if (status != 0)
+        bottle_step_done(b, 1, "claude mcp add failed (see the output above); not fatal");
+    else
+        bottle_step_done(b, 0, "registered with claude as 'supervise' (http://supervise:9100/)");
+}
+
+static void docker_supervise(struct bottle *b)
+{
+    struct docker *d = D(b);
+    const char *script = "command -v claude >/dev/null || exit 3; "
+                         "claude mcp add --transport http supervise http://supervise:9100/";
+    const char *argv[] = {d->docker, "exec", "-u", b->m->agent.user, d->container, "sh",
+                          "-c",      script, NULL};
+    if (bottle_run(b, argv, NULL, on_mcp_added, NULL) != 0)
+        bottle_step_done(b, 1, "cannot run docker; not fatal");
+}
+
 static void docker_prompt(struct bottle *b)
 {
     copy_in(b, b->m->prompt, ".claude-bottle-prompt.txt", false);
@@ -401,9 +444,18 @@ static void on_command_checked(struct bottle *b, int status, const char *out, vo
 static void docker_agent(struct bottle *b)
 {
     struct docker *d = D(b);
-    const char *argv[] = {d->docker, "exec", "-u", b->m->agent.user, "-w", GUEST_WORKSPACE,
-                          d->container, "sh", "-c", "command -v \"$0\"",
-                          b->m->agent.command.v[0], NULL};
+    const char *argv[] = {d->docker,
+                          "exec",
+                          "-u",
+                          b->m->agent.user,
+                          "-w",
+                          GUEST_WORKSPACE,
+                          d->container,
+                          "sh",
+                          "-c",
+                          "command -v \"$0\"",
+                          b->m->agent.command.v[0],
+                          NULL};
     if (bottle_run(b, argv, NULL, on_command_checked, NULL) != 0)
         bottle_step_done(b, -1, "cannot run docker");
 }
@@ -427,8 +479,8 @@ static void agent_spawn(struct bottle *b)
         strv_push(&v, "-e");
         /* The plan names the gateway abstractly; the real address is known now. */
         if (strstr(val, "<gateway of network"))
-            strv_push_own(&v, xasprintf("%s=http://%s:%d", b->plan->env[i].key, d->gateway,
-                                        d->first_port));
+            strv_push_own(
+                &v, xasprintf("%s=http://%s:%d", b->plan->env[i].key, d->gateway, d->first_port));
         else
             strv_push_own(&v, xasprintf("%s=%s", b->plan->env[i].key, val));
     }
@@ -482,6 +534,8 @@ const struct backend_ops backend_docker = {
     .name = "docker",
     .first_hop_listen = docker_first_hop_listen,
     .gate_listen = docker_gate_listen,
+    .supervise_listen = docker_supervise_listen,
+    .supervise = docker_supervise,
     .git = docker_git,
     .network = docker_network,
     .start = docker_start,

@@ -10,6 +10,7 @@
 
 #include "backend/backend.h"
 #include "gate/gate.h"
+#include "gate/supervise.h"
 #include "provision/ca.h"
 
 /* Inside the sandbox: where the run dir (relay socket, CA) is mounted. */
@@ -18,10 +19,11 @@
 
 struct local {
     struct bottle *b;
-    char *sock;   /* host path of the first-hop relay socket */
-    char *bundle; /* host path of the composed CA bundle */
-    char *ca_pem; /* host path of the first hop's CA certificate copy in run_dir */
+    char *sock;      /* host path of the first-hop relay socket */
+    char *bundle;    /* host path of the composed CA bundle */
+    char *ca_pem;    /* host path of the first hop's CA certificate copy in run_dir */
     char *gate_sock; /* host path of the git gate relay socket */
+    char *sup_sock;  /* host path of the supervise server relay socket */
     char *gitconfig; /* the agent's ~/.gitconfig, in run_dir */
 };
 
@@ -34,6 +36,7 @@ static struct local *L(struct bottle *b)
         l->bundle = xasprintf("%s/ca-bundle.crt", b->run_dir);
         l->ca_pem = xasprintf("%s/ca.pem", b->run_dir);
         l->gate_sock = xasprintf("%s/gate.sock", b->run_dir);
+        l->sup_sock = xasprintf("%s/supervise.sock", b->run_dir);
         l->gitconfig = xasprintf("%s/gitconfig", b->run_dir);
         b->be_data = l;
     }
@@ -44,6 +47,13 @@ static char *local_gate_listen(struct bottle *b, int *port)
 {
     (void)b;
     *port = 0; /* a free host port; the sandbox sees 9418 through its relay */
+    return xstrdup("127.0.0.1");
+}
+
+static char *local_supervise_listen(struct bottle *b, int *port)
+{
+    (void)b;
+    *port = 0; /* the sandbox sees 9100 through its relay */
     return xstrdup("127.0.0.1");
 }
 
@@ -110,6 +120,8 @@ static void sandbox_argv(struct bottle *b, struct strv *v)
     add3(v, "--bind", l->sock, SANDBOX_RUN "/hop.sock");
     add3(v, "--ro-bind", l->bundle, SANDBOX_BUNDLE);
     add3(v, "--ro-bind", b->self_bin, SANDBOX_RUN "/bottle-init");
+    if (b->supervise)
+        add3(v, "--bind", l->sup_sock, SANDBOX_RUN "/supervise.sock");
     if (b->gate) {
         add3(v, "--bind", l->gate_sock, SANDBOX_RUN "/gate.sock");
         if (access(l->gitconfig, R_OK) == 0) { /* written by the git step */
@@ -166,8 +178,12 @@ static void init_argv(struct bottle *b, struct strv *v)
     strv_push_own(v, xasprintf("127.0.0.1:%d=unix:" SANDBOX_RUN "/hop.sock", port));
     if (b->gate) {
         add(v, "--relay");
-        strv_push_own(v, xasprintf("127.0.0.1:%d=unix:" SANDBOX_RUN "/gate.sock",
-                                   PLAN_GATE_PORT));
+        strv_push_own(v, xasprintf("127.0.0.1:%d=unix:" SANDBOX_RUN "/gate.sock", PLAN_GATE_PORT));
+    }
+    if (b->supervise) {
+        add(v, "--relay");
+        strv_push_own(
+            v, xasprintf("127.0.0.1:%d=unix:" SANDBOX_RUN "/supervise.sock", PLAN_SUPERVISE_PORT));
     }
     add(v, "--");
 }
@@ -178,12 +194,13 @@ static void on_bwrap_version(struct bottle *b, int status, const char *out, void
 {
     (void)arg;
     if (status != 0) {
-        bottle_step_done(b, -1, "bubblewrap (bwrap) is not installed or cannot run; "
-                                "install the bubblewrap package");
+        bottle_step_done(b, -1,
+                         "bubblewrap (bwrap) is not installed or cannot run; "
+                         "install the bubblewrap package");
         return;
     }
-    char *d = xasprintf("%.*s: the sandbox gets its own loopback only",
-                        (int)strcspn(out, "\n"), out);
+    char *d =
+        xasprintf("%.*s: the sandbox gets its own loopback only", (int)strcspn(out, "\n"), out);
     bottle_step_done(b, 0, d);
     free(d);
 }
@@ -192,8 +209,9 @@ static void local_network(struct bottle *b)
 {
     const char *argv[] = {"bwrap", "--version", NULL};
     if (bottle_run(b, argv, NULL, on_bwrap_version, NULL) != 0)
-        bottle_step_done(b, -1, "bubblewrap (bwrap) is not installed; install the bubblewrap "
-                                "package");
+        bottle_step_done(b, -1,
+                         "bubblewrap (bwrap) is not installed; install the bubblewrap "
+                         "package");
 }
 
 static void local_start(struct bottle *b)
@@ -206,6 +224,15 @@ static void local_start(struct bottle *b)
     free(listen);
     if (rc == 0)
         bottle_add_relay(b, r);
+    if (rc == 0 && b->supervise) {
+        char *from = xasprintf("unix:%s", l->sup_sock);
+        char *to = xasprintf("127.0.0.1:%d", supervise_port(b->supervise));
+        rc = relay_start(b->loop, from, to, &r);
+        if (rc == 0)
+            bottle_add_relay(b, r);
+        free(from);
+        free(to);
+    }
     if (rc == 0 && b->gate) {
         char *from = xasprintf("unix:%s", l->gate_sock);
         char *to = xasprintf("%s:%d", b->gate->host, b->gate->port);
@@ -233,8 +260,9 @@ static void on_ca_check(struct bottle *b, int status, const char *out, void *arg
     (void)arg;
     char *inside = provision_ca_parse_fingerprint(out);
     if (status != 0 || !strstr(out, SANDBOX_RUN "/ca.pem: OK")) {
-        bottle_step_done(b, -1, "the sandbox does not trust the first hop's CA: openssl verify "
-                                "against its bundle failed (see the output above)");
+        bottle_step_done(b, -1,
+                         "the sandbox does not trust the first hop's CA: openssl verify "
+                         "against its bundle failed (see the output above)");
     } else if (!inside || strcmp(inside, b->fingerprint) != 0) {
         char *d = xasprintf("the CA fingerprint inside the sandbox (%s) differs from the host's "
                             "(%s)",
@@ -257,9 +285,9 @@ static void local_ca(struct bottle *b)
     char *err = NULL;
     free(b->fingerprint);
     b->fingerprint = provision_ca_fingerprint(src, &err);
-    int rc = b->fingerprint ? provision_ca_compose_bundle(provision_ca_system_bundle(), src,
-                                                          l->bundle)
-                            : -1;
+    int rc = b->fingerprint
+                 ? provision_ca_compose_bundle(provision_ca_system_bundle(), src, l->bundle)
+                 : -1;
     if (rc == 0)
         rc = provision_ca_compose_bundle("/dev/null", src, l->ca_pem);
     free(src);
@@ -302,6 +330,17 @@ static void local_git(struct bottle *b)
     }
     char *d = xasprintf("~/.gitconfig: %zu repo(s) -> git://127.0.0.1:%d/ (relay to the gate)",
                         b->m->git.nrepos, PLAN_GATE_PORT);
+    bottle_step_done(b, 0, d);
+    free(d);
+}
+
+/* The sandbox exists only while the agent runs, so nothing can be run in it
+ * beforehand: the agent reaches the server at 127.0.0.1:9100 (its relay). */
+static void local_supervise(struct bottle *b)
+{
+    char *d = xasprintf("reachable in the sandbox at http://127.0.0.1:%d/ (register it with "
+                        "`claude mcp add --transport http supervise http://127.0.0.1:%d/`)",
+                        PLAN_SUPERVISE_PORT, PLAN_SUPERVISE_PORT);
     bottle_step_done(b, 0, d);
     free(d);
 }
@@ -380,6 +419,7 @@ static void local_free(struct bottle *b)
     free(l->bundle);
     free(l->ca_pem);
     free(l->gate_sock);
+    free(l->sup_sock);
     free(l->gitconfig);
     free(l);
     b->be_data = NULL;
@@ -402,6 +442,8 @@ const struct backend_ops backend_local = {
     .name = "local",
     .first_hop_listen = local_first_hop_listen,
     .gate_listen = local_gate_listen,
+    .supervise_listen = local_supervise_listen,
+    .supervise = local_supervise,
     .git = local_git,
     .network = local_network,
     .start = local_start,

@@ -1,4 +1,5 @@
-/* bottle: one running bottle: its state machine, provisioning steps, proxy hops, agent and teardown. */
+/* bottle: one running bottle: its state machine, provisioning steps, proxy hops, agent and
+ * teardown. */
 #include "core/bottle.h"
 
 #include <errno.h>
@@ -13,6 +14,7 @@
 
 #include "backend/backend.h"
 #include "gate/gate.h"
+#include "gate/supervise.h"
 
 #define HOP_RESTART_MAX_MS 5000
 #define KILL_GRACE_MS 3000
@@ -97,8 +99,8 @@ static void on_run_done(struct proc *p, int64_t status, int sig)
     free(c);
 }
 
-int bottle_run(struct bottle *b, const char *const *argv, const char *stdin_data,
-               bottle_run_cb cb, void *arg)
+int bottle_run(struct bottle *b, const char *const *argv, const char *stdin_data, bottle_run_cb cb,
+               void *arg)
 {
     struct run_ctx *c = xcalloc(1, sizeof *c);
     c->b = b;
@@ -167,19 +169,43 @@ void bottle_step_done(struct bottle *b, int rc, const char *detail)
 
 static void hops_start(struct bottle *b);
 
-/* The git gate, when the manifest names repositories (the supervise server
- * that the plan puts in the same step is not built yet). */
+static void on_supervise_event(void *data, cJSON *ev)
+{
+    bottle_emit(data, ev);
+}
+
+/* The supervise server first (synchronous), then the git gate when the
+ * manifest names repositories (asynchronous: it ends the step). */
 static void step_gate(struct bottle *b)
 {
-    if (!b->be->gate_listen) {
-        bottle_step_done(b, 1, "the git gate is not available on this backend yet");
+    char *sup = NULL;
+    if (b->m->supervise.enabled && b->be->supervise_listen) {
+        int port = 0;
+        char *host = b->be->supervise_listen(b, &port);
+        const char *t = getenv("BOTTLE_SUPERVISE_TIMEOUT_MS");
+        uint64_t timeout = t && atol(t) > 0 ? (uint64_t)atol(t) : 600000;
+        struct supervise_hooks hooks = {.data = b, .emit = on_supervise_event};
+        int rc = supervise_start(b->loop, b->name, host, port, timeout, &hooks, &b->supervise);
+        if (rc != 0) {
+            char *d = xasprintf("cannot start the supervise server on %s:%d: %s", host, port,
+                                uv_strerror(rc));
+            bottle_step_done(b, -1, d);
+            free(d);
+            free(host);
+            return;
+        }
+        sup = xasprintf("supervise on %s:%d", host, supervise_port(b->supervise));
+        free(host);
+    }
+    if (!b->be->gate_listen || b->m->git.nrepos == 0) {
+        char *d = xasprintf("%s%sno git gate (%s)", sup ? sup : "", sup ? "; " : "",
+                            b->be->gate_listen ? "no git.repos" : "not on this backend yet");
+        bottle_step_done(b, sup ? 0 : 1, d);
+        free(d);
+        free(sup);
         return;
     }
-    if (b->m->git.nrepos == 0) {
-        bottle_step_done(b, 1, "no git.repos; the supervise server is not available in this "
-                               "version");
-        return;
-    }
+    free(sup);
     int port = 0;
     char *host = b->be->gate_listen(b, &port);
     gate_start(b, host, port);
@@ -217,16 +243,18 @@ static void run_step(struct bottle *b)
         b->be->skills(b);
     else if (strcmp(n, "agent") == 0)
         b->be->agent(b);
-    else /* supervise: not built yet; say so rather than pretend */
-        bottle_step_done(b, 1, "not available in this version");
+    else if (strcmp(n, "supervise") == 0 && b->supervise && b->be->supervise)
+        b->be->supervise(b);
+    else
+        bottle_step_done(b, 1, "not available on this backend");
 }
 
 /* ---- hops -------------------------------------------------------------------- */
 
 static void hop_report(struct bottle_hop *h, const char *status)
 {
-    bottle_emit(h->b, event_hop(h->b->name, h->name, h->listen ? h->listen : h->listen_want,
-                                h->pid, status));
+    bottle_emit(h->b, event_hop(h->b->name, h->name, h->listen ? h->listen : h->listen_want, h->pid,
+                                status));
 }
 
 static void on_hop_line(struct proc *p, int stream, const char *line, size_t len)
@@ -311,9 +339,9 @@ static void on_hop_done(struct proc *p, int64_t status, int sig)
     }
     if (h->waiting_step) {
         h->waiting_step = false;
-        char *d = xasprintf("%s exited (%s %d) before listening%s%s", h->name,
-                            sig ? "signal" : "status", sig ? sig : (int)status,
-                            h->last_err[0] ? ": " : "", h->last_err);
+        char *d =
+            xasprintf("%s exited (%s %d) before listening%s%s", h->name, sig ? "signal" : "status",
+                      sig ? sig : (int)status, h->last_err[0] ? ": " : "", h->last_err);
         bottle_step_done(b, -1, d);
         free(d);
         return;
@@ -428,8 +456,8 @@ int bottle_agent_spawn(struct bottle *b, const char *const *argv)
     b->transcript_fd = open(tpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     free(tpath);
     bottle_emit(b, event_cmd(b->name, "agent", argv));
-    struct proc_opts o = {.argv = argv, .on_line = on_agent_line, .on_done = on_agent_done,
-                          .data = b};
+    struct proc_opts o = {
+        .argv = argv, .on_line = on_agent_line, .on_done = on_agent_done, .data = b};
     int rc = proc_spawn(b->loop, &o, &b->agent);
     if (rc != 0) {
         b->agent = NULL;
@@ -588,6 +616,8 @@ static void teardown_begin(struct bottle *b)
     }
     if (b->teardown_phase == 2) {
         b->teardown_phase = 3;
+        supervise_close(b->supervise);
+        b->supervise = NULL;
         for (size_t i = 0; i < b->nrelays; i++)
             relay_close(b->relays[i]);
         b->nrelays = 0;

@@ -1,4 +1,5 @@
-/* bottle: one running bottle: its state machine, provisioning steps, proxy hops, agent and teardown. */
+/* bottle: one running bottle: its state machine, provisioning steps, proxy hops, agent and
+ * teardown. */
 #ifndef BOTTLE_CORE_BOTTLE_H
 #define BOTTLE_CORE_BOTTLE_H
 
@@ -71,7 +72,7 @@ struct bottle {
     const struct backend_ops *be;
     void *be_data;
 
-    size_t step;     /* index into plan->steps */
+    size_t step; /* index into plan->steps */
     uint64_t step_t0;
     bool step_running;
 
@@ -80,6 +81,7 @@ struct bottle {
     struct relay *relays[4]; /* local: unix sockets -> host services; closed at teardown */
     size_t nrelays;
     struct gate *gate;
+    struct supervise *supervise;
     void (*gate_stopped_cb)(struct bottle *b);
 
     struct proc *agent;
@@ -126,8 +128,8 @@ const char *bottle_step_name(const struct bottle *b);
  * CB gets the exit status (128+sig when killed) and the collected stdout
  * (bounded to 1 MiB). STDIN_DATA may be NULL. */
 typedef void (*bottle_run_cb)(struct bottle *b, int status, const char *out, void *arg);
-int bottle_run(struct bottle *b, const char *const *argv, const char *stdin_data,
-               bottle_run_cb cb, void *arg);
+int bottle_run(struct bottle *b, const char *const *argv, const char *stdin_data, bottle_run_cb cb,
+               void *arg);
 
 /* The agent step: spawn ARGV as the agent (its output becomes `output`
  * events and the state dir's transcript; its exit ends the bottle) and end

@@ -1,4 +1,5 @@
-/* diag: a list of file:line:column diagnostics (errors and warnings) collected while loading input. */
+/* diag: a list of file:line:column diagnostics (errors and warnings) collected while loading input.
+ */
 #include "core/diag.h"
 
 #include <stdarg.h>

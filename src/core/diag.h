@@ -1,4 +1,5 @@
-/* diag: a list of file:line:column diagnostics (errors and warnings) collected while loading input. */
+/* diag: a list of file:line:column diagnostics (errors and warnings) collected while loading input.
+ */
 #ifndef BOTTLE_CORE_DIAG_H
 #define BOTTLE_CORE_DIAG_H
 

@@ -1,4 +1,5 @@
-/* dlp_rules: the DLP pattern list: the shipped defaults (assets/dlp/default.yaml) plus a manifest's own. */
+/* dlp_rules: the DLP pattern list: the shipped defaults (assets/dlp/default.yaml) plus a manifest's
+ * own. */
 #ifndef BOTTLE_CORE_DLP_RULES_H
 #define BOTTLE_CORE_DLP_RULES_H
 

@@ -1,4 +1,5 @@
-/* event: the one event stream (DESIGN section 7): build, serialise to JSON lines, parse, persist, fan out. */
+/* event: the one event stream (DESIGN section 7): build, serialise to JSON lines, parse, persist,
+ * fan out. */
 #ifndef BOTTLE_CORE_EVENT_H
 #define BOTTLE_CORE_EVENT_H
 
@@ -59,7 +60,7 @@ cJSON *event_parse_line(const char *line, size_t len, const char **err);
 struct event_log {
     int fd;
 };
-int event_log_open(struct event_log *log, const char *path); /* 0 or -errno */
+int event_log_open(struct event_log *log, const char *path);  /* 0 or -errno */
 int event_log_append(struct event_log *log, const cJSON *ev); /* 0 or -errno */
 void event_log_close(struct event_log *log);
 

@@ -1,4 +1,5 @@
-/* hostmatch: pipelock's host rules: wildcard allow/deny matching and the strict/balanced/audit decision. */
+/* hostmatch: pipelock's host rules: wildcard allow/deny matching and the strict/balanced/audit
+ * decision. */
 #include "core/hostmatch.h"
 
 #include <string.h>

@@ -1,4 +1,5 @@
-/* hostmatch: pipelock's host rules: wildcard allow/deny matching and the strict/balanced/audit decision. */
+/* hostmatch: pipelock's host rules: wildcard allow/deny matching and the strict/balanced/audit
+ * decision. */
 #ifndef BOTTLE_CORE_HOSTMATCH_H
 #define BOTTLE_CORE_HOSTMATCH_H
 

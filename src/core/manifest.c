@@ -119,8 +119,7 @@ static int get_bool(struct ld *ld, const char *key, yaml_node_t *n, bool *out)
 
 /* Each key of mapping N once, checked against ALLOWED (NULL-terminated).
  * Unknown and duplicate keys are reported here. Calls FN for each good pair. */
-typedef void (*pair_fn)(struct ld *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
-                        void *arg);
+typedef void (*pair_fn)(struct ld *ld, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg);
 
 static int each_pair(struct ld *ld, const char *where, yaml_node_t *n, const char *const *allowed,
                      pair_fn fn, void *arg)
@@ -139,7 +138,8 @@ static int each_pair(struct ld *ld, const char *where, yaml_node_t *n, const cha
         bool dup = false;
         for (yaml_node_pair_t *q = n->data.mapping.pairs.start; q < p; q++) {
             yaml_node_t *k2 = node(ld, q->key);
-            if (k2->type == YAML_SCALAR_NODE && strcmp((const char *)k2->data.scalar.value, key) == 0) {
+            if (k2->type == YAML_SCALAR_NODE &&
+                strcmp((const char *)k2->data.scalar.value, key) == 0) {
                 err_at(ld, k, "%s: duplicate key '%s' (first at line %d)", where, key,
                        pos_of(k2).line);
                 dup = true;
@@ -355,9 +355,8 @@ static void on_token(struct ld *ld, const char *key, yaml_node_t *k, yaml_node_t
         err_at(ld, k, "egress.routes.token: give exactly one of 'file' or 'env'");
         return;
     }
-    char *s = get_str(ld, strcmp(key, "file") == 0 ? "egress.routes.token.file"
-                                                   : "egress.routes.token.env",
-                      v);
+    char *s = get_str(
+        ld, strcmp(key, "file") == 0 ? "egress.routes.token.file" : "egress.routes.token.env", v);
     if (!s)
         return;
     c->has_token = true;
@@ -448,8 +447,8 @@ static void on_egress(struct ld *ld, const char *key, yaml_node_t *k, yaml_node_
         struct mf_route r = {0};
         r.pos = pos_of(it);
         struct route_ctx c = {.r = &r};
-        static const char *const keys[] = {"host", "header", "value", "token", "placeholder_env",
-                                           NULL};
+        static const char *const keys[] = {"host",  "header",          "value",
+                                           "token", "placeholder_env", NULL};
         if (each_pair(ld, "egress.routes", it, keys, on_route, &c) == 0) {
             const char *missing = !c.has_host     ? "host"
                                   : !c.has_header ? "header"
@@ -526,8 +525,8 @@ static void on_dlp(struct ld *ld, const char *key, yaml_node_t *k, yaml_node_t *
         }
         int ec;
         PCRE2_SIZE off;
-        pcre2_code *re = pcre2_compile((PCRE2_SPTR)p.regex, PCRE2_ZERO_TERMINATED, 0, &ec, &off,
-                                       NULL);
+        pcre2_code *re =
+            pcre2_compile((PCRE2_SPTR)p.regex, PCRE2_ZERO_TERMINATED, 0, &ec, &off, NULL);
         if (!re) {
             PCRE2_UCHAR msg[256];
             pcre2_get_error_message(ec, msg, sizeof msg);
@@ -644,8 +643,9 @@ struct repo_ctx {
 
 static bool valid_repo_name(const char *s)
 {
-    return *s && *s != '.' && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                        "0123456789._-") == strlen(s);
+    return *s && *s != '.' &&
+           strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                     "0123456789._-") == strlen(s);
 }
 
 static void on_repo(struct ld *ld, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
@@ -789,8 +789,9 @@ static void check_whole(struct ld *ld, struct top_ctx *c, yaml_node_t *root)
                "image: the local backend runs on the host's own filesystem and takes no image; "
                "remove 'image' or choose backend docker or smolvm");
     if (m->backend == BACKEND_LOCAL && c->user)
-        warn_at(ld, c->user, "agent.user: the local backend runs the agent as the caller; "
-                             "'user' is ignored");
+        warn_at(ld, c->user,
+                "agent.user: the local backend runs the agent as the caller; "
+                "'user' is ignored");
     if (m->backend != BACKEND_LOCAL && !m->image)
         m->image = xstrdup(DEFAULT_IMAGE);
     if (m->backend != BACKEND_LOCAL && !m->agent.user)
@@ -854,8 +855,8 @@ struct manifest *manifest_load_buffer(const char *file_label, const char *data, 
     if (!yaml_parser_load(&parser, &doc)) {
         diag_add(diags, DIAG_ERROR, file_label, (int)parser.problem_mark.line + 1,
                  (int)parser.problem_mark.column + 1, "YAML syntax: %s%s%s",
-                 parser.problem ? parser.problem : "malformed document",
-                 parser.context ? " " : "", parser.context ? parser.context : "");
+                 parser.problem ? parser.problem : "malformed document", parser.context ? " " : "",
+                 parser.context ? parser.context : "");
         goto out;
     }
     have_doc = true;
@@ -875,9 +876,9 @@ struct manifest *manifest_load_buffer(const char *file_label, const char *data, 
     }
     struct ld ld = {&doc, diags, file_label, m};
     struct top_ctx c = {0};
-    static const char *const keys[] = {"name", "backend", "image", "workspace", "agent",
-                                       "egress", "pipelock", "upstream", "git", "supervise",
-                                       "prompt", "skills", NULL};
+    static const char *const keys[] = {"name",   "backend",  "image",    "workspace", "agent",
+                                       "egress", "pipelock", "upstream", "git",       "supervise",
+                                       "prompt", "skills",   NULL};
     if (each_pair(&ld, "manifest", root, keys, on_top, &c) == 0)
         check_whole(&ld, &c, root);
     if (!m->workspace)

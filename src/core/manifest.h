@@ -24,9 +24,9 @@ struct mf_kv {
 };
 
 struct mf_route {
-    char *host;            /* lower-cased */
-    char *header;          /* e.g. "Authorization" */
-    char *value;           /* template; "${token}" is replaced by the real token */
+    char *host;   /* lower-cased */
+    char *header; /* e.g. "Authorization" */
+    char *value;  /* template; "${token}" is replaced by the real token */
     enum token_kind token_kind;
     char *token_src;       /* TOKEN_FILE: resolved absolute path; TOKEN_ENV: variable name */
     char *placeholder_env; /* may be NULL */

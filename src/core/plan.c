@@ -70,9 +70,9 @@ struct plan *plan_build(const struct manifest *m)
     /* The gate and supervise server: reachable only from this bottle. */
     const char *gate_host = m->backend == BACKEND_DOCKER ? "git-gate" : "127.0.0.1";
     p->gate_addr = xasprintf("git://%s:%d/", gate_host, PLAN_GATE_PORT);
-    p->supervise_url = xasprintf("http://%s:%d/",
-                                 m->backend == BACKEND_DOCKER ? "supervise" : "127.0.0.1",
-                                 PLAN_SUPERVISE_PORT);
+    p->supervise_url =
+        xasprintf("http://%s:%d/", m->backend == BACKEND_DOCKER ? "supervise" : "127.0.0.1",
+                  PLAN_SUPERVISE_PORT);
 
     const char *bk = backend_kind_name(m->backend);
     step_add(p, "network", false,
@@ -84,9 +84,9 @@ struct plan *plan_build(const struct manifest *m)
     step_add(p, "proxies", false,
              routes ? xstrdup("pipelock, then egress --parent pipelock; wait until each listens")
                     : xstrdup("pipelock; wait until it listens"));
-    step_add(p, "gate", false,
-             xasprintf("git gate %s%s", p->gate_addr,
-                       m->supervise.enabled ? ", supervise server" : ""));
+    step_add(
+        p, "gate", false,
+        xasprintf("git gate %s%s", p->gate_addr, m->supervise.enabled ? ", supervise server" : ""));
     step_add(p, "start", false,
              m->backend == BACKEND_LOCAL
                  ? xstrdup("bwrap: host / read-only, workspace writable, tmpfs home")
@@ -103,9 +103,9 @@ struct plan *plan_build(const struct manifest *m)
              m->git.nrepos ? xasprintf("%zu repo(s) via the gate (insteadOf)", m->git.nrepos)
                            : xstrdup("no git.repos"));
     step_add(p, "supervise", !m->supervise.enabled,
-             m->supervise.enabled ? xasprintf("claude mcp add --transport http supervise %s",
-                                              p->supervise_url)
-                                  : xstrdup("supervise.enabled is false"));
+             m->supervise.enabled
+                 ? xasprintf("claude mcp add --transport http supervise %s", p->supervise_url)
+                 : xstrdup("supervise.enabled is false"));
     step_add(p, "prompt", !m->prompt, xstrdup(m->prompt ? m->prompt : "no prompt"));
     step_add(p, "skills", !m->skills, xstrdup(m->skills ? m->skills : "no skills"));
     step_add(p, "agent", false, xstrdup(m->agent.command.v[0]));

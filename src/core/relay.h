@@ -1,4 +1,5 @@
-/* relay: a byte relay from a listening address (TCP or unix socket) to a target address, on libuv. */
+/* relay: a byte relay from a listening address (TCP or unix socket) to a target address, on libuv.
+ */
 #ifndef BOTTLE_CORE_RELAY_H
 #define BOTTLE_CORE_RELAY_H
 

@@ -45,8 +45,8 @@ struct strv {
     char **v;
     size_t n;
 };
-void strv_push(struct strv *s, const char *str);     /* copies str */
-void strv_push_own(struct strv *s, char *str);      /* takes str */
+void strv_push(struct strv *s, const char *str); /* copies str */
+void strv_push_own(struct strv *s, char *str);   /* takes str */
 void strv_free(struct strv *s);
 
 bool str_has_prefix(const char *s, const char *prefix);

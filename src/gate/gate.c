@@ -1,4 +1,5 @@
-/* gate: a bottle's git gate: bare copies of its repositories served by the real `git daemon`, pushes reported as events. */
+/* gate: a bottle's git gate: bare copies of its repositories served by the real `git daemon`,
+ * pushes reported as events. */
 #include "gate/gate.h"
 
 #include <arpa/inet.h>
@@ -154,18 +155,28 @@ static void on_repos_ready(struct bottle *b, int status, const char *out, void *
 {
     struct gate *g = b->gate;
     if (status != 0) {
-        bottle_step_done(b, -1, "could not create the gate's bare repositories (see the output "
-                                "above)");
+        bottle_step_done(b, -1,
+                         "could not create the gate's bare repositories (see the output "
+                         "above)");
         return;
     }
     char *base = xasprintf("--base-path=%s", g->dir);
     char *listen = xasprintf("--listen=%s", g->host);
     char *port = xasprintf("--port=%d", g->port);
-    const char *argv[] = {"git", "daemon", "--reuseaddr", "--export-all", "--enable=receive-pack",
-                          "--informative-errors", base, listen, port, g->dir, NULL};
+    const char *argv[] = {"git",
+                          "daemon",
+                          "--reuseaddr",
+                          "--export-all",
+                          "--enable=receive-pack",
+                          "--informative-errors",
+                          base,
+                          listen,
+                          port,
+                          g->dir,
+                          NULL};
     bottle_emit(b, event_cmd(b->name, "gate", argv));
-    struct proc_opts o = {.argv = argv, .on_line = on_daemon_line, .on_done = on_daemon_done,
-                          .data = g};
+    struct proc_opts o = {
+        .argv = argv, .on_line = on_daemon_line, .on_done = on_daemon_done, .data = g};
     int rc = proc_spawn(b->loop, &o, &g->daemon);
     free(base);
     free(listen);

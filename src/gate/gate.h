@@ -1,4 +1,5 @@
-/* gate: a bottle's git gate: bare copies of its repositories served by the real `git daemon`, pushes reported as events. */
+/* gate: a bottle's git gate: bare copies of its repositories served by the real `git daemon`,
+ * pushes reported as events. */
 #ifndef BOTTLE_GATE_GATE_H
 #define BOTTLE_GATE_GATE_H
 

@@ -1,4 +1,5 @@
-/* provision_ca: the CA step's shared pieces: fingerprints, composed bundles, checking what the bottle reports. */
+/* provision_ca: the CA step's shared pieces: fingerprints, composed bundles, checking what the
+ * bottle reports. */
 #include "provision/ca.h"
 
 #include <errno.h>

@@ -1,4 +1,5 @@
-/* provision_ca: the CA step's shared pieces: fingerprints, composed bundles, checking what the bottle reports. */
+/* provision_ca: the CA step's shared pieces: fingerprints, composed bundles, checking what the
+ * bottle reports. */
 #ifndef BOTTLE_PROVISION_CA_H
 #define BOTTLE_PROVISION_CA_H
 

@@ -15,6 +15,7 @@
 #include "core/manifest.h"
 #include "core/plan.h"
 #include "core/relay.h"
+#include "gate/supervise.h"
 #include "tui/tui_app.h"
 
 static const char usage[] =
@@ -35,7 +36,9 @@ static const char usage[] =
     "up: launches the bottle (network, proxies, start, ca, prompt, skills, agent),\n"
     "prints every event until the agent exits or SIGINT/SIGTERM, then tears it all\n"
     "down. Exit status: the agent's, or 1 with the failed step named on stderr.\n"
-    "  --json   the events as JSON lines (as kept in the state dir's events.jsonl)\n"
+    "  --json      the events as JSON lines (as kept in the state dir's events.jsonl)\n"
+    "  --operator  read operator commands on stdin for the agent's supervise calls:\n"
+    "              'answer ID TEXT', 'approve ID', 'deny ID' (ID from the event)\n"
     "\n"
     "dashboard: each manifest file named is launched; each directory named is\n"
     "scanned for *.yaml manifests, listed as stopped until launched (n). With no\n"
@@ -45,9 +48,8 @@ static const char usage[] =
 static int cmd_check(int argc, char **argv)
 {
     bool json = false;
-    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -109,7 +111,58 @@ struct up {
     int status;
     int signum; /* the signal that stopped the bottle, if one did */
     bool done;
+    bool operator_in; /* --operator: operator commands on stdin */
+    uv_pipe_t in;
+    struct buf line;
+    struct bottle *b;
 };
+
+/* --operator: "answer ID TEXT", "approve ID", "deny ID" on stdin answer the
+ * agent's supervise calls (the dashboard does this interactively). */
+static void operator_command(struct up *u, char *line)
+{
+    char *save, *cmd = strtok_r(line, " ", &save), *id = strtok_r(NULL, " ", &save);
+    char *rest = save && *save ? save : "";
+    int rc = -1;
+    if (cmd && id && u->b->supervise) {
+        if (strcmp(cmd, "answer") == 0)
+            rc = supervise_answer(u->b->supervise, id, rest);
+        else if (strcmp(cmd, "approve") == 0 || strcmp(cmd, "deny") == 0)
+            rc = supervise_decide(u->b->supervise, id, strcmp(cmd, "approve") == 0);
+    }
+    if (rc != 0)
+        fprintf(stderr,
+                "bottle-tui: operator: cannot apply '%s %s' (want answer|approve|deny "
+                "ID for a pending call)\n",
+                cmd ? cmd : "", id ? id : "");
+}
+
+static void on_in_alloc(uv_handle_t *h, size_t n, uv_buf_t *b)
+{
+    (void)h;
+    b->base = xmalloc(n);
+    b->len = n;
+}
+
+static void on_in_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
+{
+    struct up *u = st->data;
+    for (ssize_t i = 0; i < n; i++) {
+        if (b->base[i] == '\n') {
+            if (u->line.len)
+                operator_command(u, u->line.p);
+            buf_reset(&u->line);
+        } else if (buf_append(&u->line, &b->base[i], 1) != 0) {
+            buf_reset(&u->line);
+        }
+    }
+    free(b->base);
+    if (n < 0) {
+        uv_read_stop(st);
+        uv_close((uv_handle_t *)st, NULL);
+        u->operator_in = false;
+    }
+}
 
 static const char *jstr(const cJSON *ev, const char *k)
 {
@@ -157,6 +210,9 @@ static void print_human(const cJSON *ev)
                jstr(ev, "method"), jstr(ev, "scheme"), jstr(ev, "host"), jstr(ev, "path"),
                jnum(ev, "status"), verdict, *reason ? ": " : "", reason, jnum(ev, "ms"),
                *auth ? " auth=" : "", auth);
+    } else if (strcmp(type, "supervise") == 0) {
+        printf("supervise %s #%s %s: %s\n", jstr(ev, "tool"), jstr(ev, "id"), jstr(ev, "status"),
+               jstr(ev, "summary"));
     } else if (strcmp(type, "gate") == 0) {
         printf("gate %s %s %s\n", jstr(ev, "op"), jstr(ev, "repo"), jstr(ev, "refs"));
     } else {
@@ -189,6 +245,10 @@ static void on_up_done(struct bottle *b, int status)
                 b->fail_msg);
     uv_close((uv_handle_t *)&u->sigint, NULL);
     uv_close((uv_handle_t *)&u->sigterm, NULL);
+    if (u->operator_in && !uv_is_closing((uv_handle_t *)&u->in)) {
+        u->operator_in = false;
+        uv_close((uv_handle_t *)&u->in, NULL);
+    }
 }
 
 static void on_up_signal(uv_signal_t *s, int signum)
@@ -213,8 +273,9 @@ static char *self_exe(const char *argv0)
 
 static int cmd_up(int argc, char **argv, const char *argv0)
 {
-    bool json = false;
+    bool json = false, operator_in = false;
     static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                         {"operator", no_argument, NULL, 'o'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int c;
@@ -222,6 +283,8 @@ static int cmd_up(int argc, char **argv, const char *argv0)
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 'j') {
             json = true;
+        } else if (c == 'o') {
+            operator_in = true;
         } else if (c == 'h') {
             fputs(usage, stdout);
             return 0;
@@ -245,8 +308,8 @@ static int cmd_up(int argc, char **argv, const char *argv0)
     struct up u = {.loop = loop, .json = json};
     char *self = self_exe(argv0);
     char *err = NULL;
-    struct bottle *b = bottle_new(loop, m, getenv("BOTTLE_PROXY"), self, on_up_event, on_up_done,
-                                  &err);
+    struct bottle *b =
+        bottle_new(loop, m, getenv("BOTTLE_PROXY"), self, on_up_event, on_up_done, &err);
     free(self);
     if (!b) {
         fprintf(stderr, "bottle-tui: %s: %s\n", argv[optind], err);
@@ -255,6 +318,17 @@ static int cmd_up(int argc, char **argv, const char *argv0)
         return 1;
     }
     b->data = &u;
+    u.b = b;
+    buf_init(&u.line, 4096);
+    if (operator_in && uv_pipe_init(loop, &u.in, 0) == 0) {
+        if (uv_pipe_open(&u.in, STDIN_FILENO) == 0) {
+            u.in.data = &u;
+            u.operator_in = true;
+            uv_read_start((uv_stream_t *)&u.in, on_in_alloc, on_in_read);
+        } else {
+            uv_close((uv_handle_t *)&u.in, NULL);
+        }
+    }
     signal(SIGPIPE, SIG_IGN);
     uv_signal_init(loop, &u.sigint);
     uv_signal_init(loop, &u.sigterm);
@@ -264,6 +338,7 @@ static int cmd_up(int argc, char **argv, const char *argv0)
     bottle_launch(b);
     uv_run(loop, UV_RUN_DEFAULT);
     int status = u.status;
+    buf_free(&u.line);
     bottle_free(b);
     uv_loop_close(loop);
     if (status == BOTTLE_EXIT_STOPPED)
@@ -325,8 +400,7 @@ static int cmd_sandbox_init(int argc, char **argv)
             struct relay *r;
             int rc = relay_start(loop, listens.v[k], targets.v[k], &r);
             if (rc != 0) {
-                dprintf(fds[1], "relay %s -> %s: %s", listens.v[k], targets.v[k],
-                        uv_strerror(rc));
+                dprintf(fds[1], "relay %s -> %s: %s", listens.v[k], targets.v[k], uv_strerror(rc));
                 _exit(1);
             }
         }

@@ -131,9 +131,10 @@ static void token_permissions_warn(void)
     chmod(p, 0640);
     free(p);
     struct diag_list d = {0};
-    struct manifest *m = load("name: w\npipelock: {mode: balanced}\negress:\n  routes:\n"
-                              "  - {host: a.b, header: X, value: '${token}', token: {file: ~/tok}}\n",
-                              &d);
+    struct manifest *m =
+        load("name: w\npipelock: {mode: balanced}\negress:\n  routes:\n"
+             "  - {host: a.b, header: X, value: '${token}', token: {file: ~/tok}}\n",
+             &d);
     CHECK(m); /* a warning, not an error */
     CHECK_INT(d.n, 1);
     CHECK_INT(d.v[0].level, DIAG_WARNING);

@@ -35,8 +35,12 @@ static void run(const char *const *argv, const char *in, struct result *r)
     uv_loop_t loop;
     uv_loop_init(&loop);
     memset(r, 0, sizeof *r);
-    struct proc_opts o = {.argv = argv, .on_line = on_line, .on_done = on_done, .data = r,
-                          .stdin_data = in, .stdin_len = in ? strlen(in) : 0};
+    struct proc_opts o = {.argv = argv,
+                          .on_line = on_line,
+                          .on_done = on_done,
+                          .data = r,
+                          .stdin_data = in,
+                          .stdin_len = in ? strlen(in) : 0};
     struct proc *p;
     CHECK_INT(proc_spawn(&loop, &o, &p), 0);
     CHECK(proc_pid(p) > 0);

@@ -1,4 +1,5 @@
-/* test: a minimal unit-test harness: CHECK macros, a table of tests, each run in a forked child with a timeout. */
+/* test: a minimal unit-test harness: CHECK macros, a table of tests, each run in a forked child
+ * with a timeout. */
 #ifndef BOTTLE_TEST_H
 #define BOTTLE_TEST_H
 
@@ -21,7 +22,7 @@
     do {                                                                                           \
         const char *a_ = (a), *b_ = (b);                                                           \
         if (!a_ || !b_ || strcmp(a_, b_) != 0) {                                                   \
-            fprintf(stderr, "%s:%d: CHECK_STR failed: %s\n  got:      %s\n  expected: %s\n",      \
+            fprintf(stderr, "%s:%d: CHECK_STR failed: %s\n  got:      %s\n  expected: %s\n",       \
                     __FILE__, __LINE__, #a, a_ ? a_ : "(null)", b_ ? b_ : "(null)");               \
             exit(1);                                                                               \
         }                                                                                          \
@@ -83,6 +84,9 @@ static inline int test_main(int argc, char **argv, const struct test_case *tests
         static const struct test_case tests_[] = {__VA_ARGS__};                                    \
         return test_main(argc, argv, tests_, sizeof tests_ / sizeof tests_[0]);                    \
     }
-#define T(fn) {#fn, fn}
+#define T(fn)                                                                                      \
+    {                                                                                              \
+#fn, fn                                                                                    \
+    }
 
 #endif

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """upstream: a test HTTPS server on 127.0.0.1 for integration tests.
 
-usage: upstream.py CERT KEY PORTFILE LOGFILE
-Listens on 127.0.0.1:0, writes the port to PORTFILE, logs one JSON line per
+usage: upstream.py CERT KEY PORTFILE LOGFILE [PORT]
+Listens on 127.0.0.1:PORT (default 0: any free port), writes the port to PORTFILE, logs one JSON line per
 request (method, host, path, headers) to LOGFILE. /echo answers with the
 request as JSON; /sse streams three events; anything else answers "ok".
 """
@@ -55,7 +55,9 @@ class Handler(BaseHTTPRequestHandler):
 
 def main():
     cert, key, portfile, logfile = sys.argv[1:5]
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    port = int(sys.argv[5]) if len(sys.argv) > 5 else 0
+    ThreadingHTTPServer.allow_reuse_address = True
+    srv = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     srv.daemon_threads = True
     srv.logfile = logfile
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -1,0 +1,481 @@
+/* tui_app: the dashboard's runtime: bottles on the libuv loop, their events into the model, input and throttled redraw. */
+#include "tui/tui_app.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "core/bottle.h"
+#include "core/diag.h"
+#include "core/manifest.h"
+#include "core/plan.h"
+#include "core/util.h"
+#include "tui/tui_model.h"
+#include "tui/tui_screen.h"
+#include "tui/tui_view.h"
+
+/* At most ~30 frames a second, however fast events arrive. */
+#define FRAME_MS 33
+/* Quitting waits this long for bottles to tear down before leaving anyway. */
+#define QUIT_GRACE_MS 30000
+
+struct tui_app;
+
+/* One bottle the dashboard knows: its model entry and, while launched, its runtime. */
+struct slot {
+    struct tui_app *app;
+    struct tui_bottle *mb;
+    struct bottle *b;
+    bool autolaunch;
+    bool restart; /* launch again once the teardown is done */
+};
+
+struct tui_app {
+    uv_loop_t *loop;
+    const struct tui_app_opts *o;
+    struct tui_screen scr;
+    struct tui_model model;
+    struct tui_view view;
+    struct slot **slots;
+    size_t nslots;
+    size_t live; /* slots with a runtime */
+    uv_poll_t input;
+    uv_timer_t redraw, tick, quit_timer;
+    uv_signal_t winch, sigint, sigterm, sighup;
+    bool dirty, quitting, closing;
+    uint64_t last_draw;
+    int idle_reads; /* readable-but-empty stdin wakeups in a row: the terminal went away */
+};
+
+static void launch(struct slot *s);
+
+/* ---- drawing ------------------------------------------------------------------------- */
+
+static void draw_now(struct tui_app *a)
+{
+    if (a->closing || !a->scr.active)
+        return;
+    tui_view_draw(&a->view, time_mono_ms());
+    wnoutrefresh(stdscr);
+    doupdate();
+    a->dirty = false;
+    uv_update_time(a->loop);
+    a->last_draw = uv_now(a->loop);
+}
+
+static void on_redraw(uv_timer_t *t)
+{
+    struct tui_app *a = t->data;
+    if (a->dirty)
+        draw_now(a);
+}
+
+/* State changes only mark the screen dirty; one timer draws at most once per frame. */
+static void schedule_draw(struct tui_app *a)
+{
+    a->dirty = true;
+    if (a->closing || uv_is_active((uv_handle_t *)&a->redraw))
+        return;
+    uint64_t now = uv_now(a->loop), due = a->last_draw + FRAME_MS;
+    uv_timer_start(&a->redraw, on_redraw, due > now ? due - now : 0, 0);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    /* Uptimes move even when nothing else does. */
+    schedule_draw(t->data);
+}
+
+/* ---- bottles ------------------------------------------------------------------------- */
+
+static void plan_into_model(struct tui_bottle *mb, const struct manifest *m)
+{
+    struct plan *p = plan_build(m);
+    const char *names[12];
+    bool skip[12];
+    size_t n = p->nsteps < 12 ? p->nsteps : 12;
+    for (size_t i = 0; i < n; i++) {
+        names[i] = p->steps[i].name;
+        skip[i] = p->steps[i].skip;
+    }
+    tui_bottle_set_steps(mb, names, skip, n);
+    for (size_t i = 0; i < p->nhops && i < 2; i++)
+        tui_bottle_set_hop(mb, i, p->hops[i].name, p->hops[i].agent_addr);
+    mb->upstream[0] = '\0';
+    if (m->upstream.nresolve)
+        snprintf(mb->upstream, sizeof mb->upstream, "%s at %s%s%s", m->upstream.resolve[0].host,
+                 m->upstream.resolve[0].address, m->upstream.nresolve > 1 ? " (+more)" : "",
+                 m->upstream.ca_file ? ", own CA file" : "");
+    else
+        snprintf(mb->upstream, sizeof mb->upstream, "verified against the system trust store");
+    plan_free(p);
+}
+
+static char *first_error(const struct diag_list *d)
+{
+    for (size_t i = 0; i < d->n; i++)
+        if (d->v[i].level == DIAG_ERROR)
+            return xasprintf("%d:%d: %s", d->v[i].line, d->v[i].col, d->v[i].msg);
+    return xstrdup("the manifest does not load");
+}
+
+static char *name_from_path(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    const char *dot = strrchr(base, '.');
+    return dot ? xstrndup(base, (size_t)(dot - base)) : xstrdup(base);
+}
+
+static void add_manifest(struct tui_app *a, const char *path, bool autolaunch)
+{
+    struct diag_list d = {0};
+    struct manifest *m = manifest_load(path, &d);
+    struct slot *s = xcalloc(1, sizeof *s);
+    s->app = a;
+    s->autolaunch = autolaunch;
+    if (m) {
+        s->mb = tui_model_add(&a->model, m->name, backend_kind_name(m->backend), path);
+        plan_into_model(s->mb, m);
+        manifest_free(m);
+    } else {
+        char *name = name_from_path(path);
+        s->mb = tui_model_add(&a->model, name, "?", path);
+        free(name);
+        s->mb->state = TUI_ST_INVALID;
+        s->mb->error = first_error(&d);
+        s->autolaunch = false;
+    }
+    diag_free(&d);
+    a->slots = xrealloc(a->slots, (a->nslots + 1) * sizeof *a->slots);
+    a->slots[a->nslots++] = s;
+}
+
+static int cmp_str(const void *x, const void *y)
+{
+    return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+static void scan_dir(struct tui_app *a, const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct strv names = {0};
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.' &&
+            (str_has_suffix(e->d_name, ".yaml") || str_has_suffix(e->d_name, ".yml")))
+            strv_push_own(&names, xasprintf("%s/%s", dir, e->d_name));
+    closedir(d);
+    if (names.n)
+        qsort(names.v, names.n, sizeof *names.v, cmp_str);
+    for (size_t i = 0; i < names.n; i++)
+        add_manifest(a, names.v[i], false);
+    strv_free(&names);
+}
+
+static void finish(struct tui_app *a);
+
+static void on_bottle_event(struct bottle *b, const cJSON *ev)
+{
+    struct slot *s = b->data;
+    if (tui_model_apply(&s->app->model, s->mb, ev, time_mono_ms()))
+        schedule_draw(s->app);
+}
+
+static void on_bottle_done(struct bottle *b, int status)
+{
+    struct slot *s = b->data;
+    struct tui_app *a = s->app;
+    if (b->fail_step)
+        tui_view_message(&a->view, "%s: step '%s' failed: %s", b->name, b->fail_step,
+                         b->fail_msg ? b->fail_msg : "");
+    else if (!s->restart && !a->quitting)
+        tui_view_message(&a->view, "%s stopped (status %d)", b->name, status);
+    /* Nothing touches the bottle after on_done returns: it is ours to free. */
+    bottle_free(b);
+    s->b = NULL;
+    a->live--;
+    if (a->quitting) {
+        if (a->live == 0)
+            finish(a);
+    } else if (s->restart) {
+        s->restart = false;
+        launch(s);
+    }
+    schedule_draw(a);
+}
+
+static void launch(struct slot *s)
+{
+    struct tui_app *a = s->app;
+    if (s->b || a->quitting)
+        return;
+    struct diag_list d = {0};
+    struct manifest *m = manifest_load(s->mb->path, &d);
+    if (!m) {
+        free(s->mb->error);
+        s->mb->error = first_error(&d);
+        s->mb->state = TUI_ST_INVALID;
+        tui_view_message(&a->view, "%s: %s", s->mb->path, s->mb->error);
+        diag_free(&d);
+        return;
+    }
+    diag_free(&d);
+    if (s->mb->state == TUI_ST_INVALID)
+        s->mb->state = TUI_ST_STOPPED;
+    free(s->mb->error);
+    s->mb->error = NULL;
+    /* The manifest may have changed since it was listed. */
+    plan_into_model(s->mb, m);
+    char *err = NULL;
+    struct bottle *b = bottle_new(a->loop, m, a->o->proxy_bin, a->o->self_bin, on_bottle_event,
+                                  on_bottle_done, &err);
+    if (!b) {
+        tui_view_message(&a->view, "%s: %s", s->mb->name, err);
+        free(err);
+        manifest_free(m);
+        return;
+    }
+    b->data = s;
+    s->b = b;
+    a->live++;
+    bottle_launch(b);
+    schedule_draw(a);
+}
+
+static void perform(struct tui_app *a, enum tui_action act, size_t idx)
+{
+    struct slot *s = idx < a->nslots ? a->slots[idx] : NULL;
+    switch (act) {
+    case TUI_ACT_LAUNCH:
+        if (s)
+            launch(s);
+        break;
+    case TUI_ACT_RESTART:
+        if (!s)
+            break;
+        if (s->b) {
+            s->restart = true;
+            bottle_stop(s->b);
+        } else {
+            launch(s);
+        }
+        break;
+    case TUI_ACT_KILL:
+        if (s && s->b) {
+            s->restart = false;
+            bottle_stop(s->b);
+        }
+        break;
+    case TUI_ACT_QUIT:
+        finish(a);
+        break;
+    case TUI_ACT_NONE:
+        break;
+    }
+}
+
+/* ---- shutdown -------------------------------------------------------------------------- */
+
+static void on_quit_timeout(uv_timer_t *t)
+{
+    struct tui_app *a = t->data;
+    /* Teardown took too long: leave anyway; the sandboxes die with us. */
+    a->live = 0;
+    finish(a);
+    uv_stop(a->loop);
+}
+
+static void close_handles(struct tui_app *a)
+{
+    if (a->closing)
+        return;
+    a->closing = true;
+    uv_close((uv_handle_t *)&a->input, NULL);
+    uv_close((uv_handle_t *)&a->redraw, NULL);
+    uv_close((uv_handle_t *)&a->tick, NULL);
+    uv_close((uv_handle_t *)&a->quit_timer, NULL);
+    uv_close((uv_handle_t *)&a->winch, NULL);
+    uv_close((uv_handle_t *)&a->sigint, NULL);
+    uv_close((uv_handle_t *)&a->sigterm, NULL);
+    uv_close((uv_handle_t *)&a->sighup, NULL);
+}
+
+/* Stop every bottle; once all are torn down, close the dashboard's handles
+ * so the loop ends. */
+static void finish(struct tui_app *a)
+{
+    if (!a->quitting) {
+        a->quitting = true;
+        for (size_t i = 0; i < a->nslots; i++) {
+            a->slots[i]->restart = false;
+            if (a->slots[i]->b)
+                bottle_stop(a->slots[i]->b);
+        }
+        if (a->live) {
+            tui_view_message(&a->view, "stopping %zu bottle%s...", a->live, a->live == 1 ? "" : "s");
+            draw_now(a);
+            uv_timer_start(&a->quit_timer, on_quit_timeout, QUIT_GRACE_MS, 0);
+        }
+    }
+    if (a->live == 0)
+        close_handles(a);
+}
+
+/* ---- input ------------------------------------------------------------------------------ */
+
+/* QUERY: ask the terminal (SIGWINCH); else curses already resized (KEY_RESIZE),
+ * and resizing again would queue yet another KEY_RESIZE. */
+static void on_resize(struct tui_app *a, bool query)
+{
+    if (query)
+        tui_screen_resize(&a->scr);
+    else
+        getmaxyx(stdscr, a->scr.rows, a->scr.cols);
+    tui_view_layout(&a->view);
+    clearok(curscr, TRUE);
+    schedule_draw(a);
+}
+
+static void on_input(uv_poll_t *h, int status, int events)
+{
+    struct tui_app *a = h->data;
+    if (status < 0 || (events & UV_DISCONNECT)) {
+        finish(a);
+        return;
+    }
+    int got = 0;
+    for (int ch; !a->closing && (ch = wgetch(stdscr)) != ERR; got++) {
+        int fl = 0;
+        enum tui_action act = TUI_ACT_NONE;
+        size_t idx = 0;
+        if (ch == KEY_MOUSE) {
+            MEVENT me;
+            if (getmouse(&me) == OK)
+                fl = tui_view_mouse(&a->view, me.y, me.x, (unsigned long)me.bstate);
+        } else if (ch == KEY_RESIZE) {
+            on_resize(a, false);
+        } else if (a->quitting) {
+            continue; /* keys mean nothing while bottles stop */
+        } else {
+            fl = tui_view_key(&a->view, ch, &act, &idx);
+        }
+        if (act != TUI_ACT_NONE)
+            perform(a, act, idx);
+        if (fl & TUI_REDRAW)
+            schedule_draw(a);
+    }
+    /* A terminal that hung up stays readable with nothing to read. */
+    a->idle_reads = got ? 0 : a->idle_reads + 1;
+    if (a->idle_reads > 50)
+        finish(a);
+}
+
+static void on_winch(uv_signal_t *h, int signum)
+{
+    on_resize(h->data, true);
+}
+
+static void on_quit_signal(uv_signal_t *h, int signum)
+{
+    finish(h->data);
+}
+
+/* ---- run --------------------------------------------------------------------------------- */
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+int tui_app_run(char **paths, size_t npaths, const struct tui_app_opts *o)
+{
+    struct tui_app app, *a = &app;
+    memset(a, 0, sizeof *a);
+    a->o = o;
+    a->loop = uv_default_loop();
+    tui_model_init(&a->model, o->req_history);
+    for (size_t i = 0; i < npaths; i++) {
+        struct stat st;
+        if (stat(paths[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+            scan_dir(a, paths[i]);
+        } else if (stat(paths[i], &st) == 0) {
+            add_manifest(a, paths[i], true);
+        } else {
+            fprintf(stderr, "bottle-tui: %s: no such file or directory\n", paths[i]);
+            tui_model_free(&a->model);
+            for (size_t k = 0; k < a->nslots; k++)
+                free(a->slots[k]);
+            free(a->slots);
+            return 2;
+        }
+    }
+    if (npaths == 0) {
+        scan_dir(a, "bottles");
+        const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+        char *dir = xdg && *xdg ? xasprintf("%s/bottle/bottles", xdg)
+                                : xasprintf("%s/.config/bottle/bottles", home ? home : ".");
+        scan_dir(a, dir);
+        free(dir);
+    }
+    signal(SIGPIPE, SIG_IGN);
+    /* SIGWINCH is ours before curses starts, so resizes come through the loop. */
+    uv_signal_init(a->loop, &a->winch);
+    a->winch.data = a;
+    uv_signal_start(&a->winch, on_winch, SIGWINCH);
+    if (tui_screen_open(&a->scr) != 0) {
+        fprintf(stderr, "bottle-tui: cannot open the terminal (TERM=%s)\n",
+                getenv("TERM") ? getenv("TERM") : "");
+        uv_close((uv_handle_t *)&a->winch, NULL);
+        uv_run(a->loop, UV_RUN_DEFAULT);
+        tui_model_free(&a->model);
+        for (size_t k = 0; k < a->nslots; k++)
+            free(a->slots[k]);
+        free(a->slots);
+        return 1;
+    }
+    tui_view_init(&a->view, &a->scr, &a->model);
+    uv_timer_init(a->loop, &a->redraw);
+    uv_timer_init(a->loop, &a->tick);
+    uv_timer_init(a->loop, &a->quit_timer);
+    a->redraw.data = a->tick.data = a->quit_timer.data = a;
+    uv_signal_init(a->loop, &a->sigint);
+    uv_signal_init(a->loop, &a->sigterm);
+    uv_signal_init(a->loop, &a->sighup);
+    a->sigint.data = a->sigterm.data = a->sighup.data = a;
+    uv_signal_start(&a->sigint, on_quit_signal, SIGINT);
+    uv_signal_start(&a->sigterm, on_quit_signal, SIGTERM);
+    uv_signal_start(&a->sighup, on_quit_signal, SIGHUP);
+    uv_poll_init(a->loop, &a->input, STDIN_FILENO);
+    a->input.data = a;
+    uv_poll_start(&a->input, UV_READABLE | UV_DISCONNECT, on_input);
+    uv_timer_start(&a->tick, on_tick, 1000, 1000);
+    if (a->nslots == 0)
+        tui_view_message(&a->view, "no manifests: run bottle-tui PATH... (files launch, "
+                                   "directories list)");
+    for (size_t i = 0; i < a->nslots; i++)
+        if (a->slots[i]->autolaunch)
+            launch(a->slots[i]);
+    draw_now(a);
+    uv_run(a->loop, UV_RUN_DEFAULT);
+    /* Only a forced quit leaves handles open (bottles that would not stop). */
+    uv_walk(a->loop, close_walk, NULL);
+    uv_run(a->loop, UV_RUN_NOWAIT);
+    tui_view_free(&a->view);
+    tui_screen_close(&a->scr);
+    for (size_t i = 0; i < a->nslots; i++)
+        free(a->slots[i]);
+    free(a->slots);
+    tui_model_free(&a->model);
+    uv_loop_close(a->loop);
+    return 0;
+}

@@ -1,0 +1,100 @@
+/* tui_panel: the panel interface (a vtable, as htop's panels) and the view state the panels read. */
+#ifndef BOTTLE_TUI_PANEL_H
+#define BOTTLE_TUI_PANEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tui/tui_model.h"
+#include "tui/tui_screen.h"
+
+/* What a key or mouse handler did. */
+enum { TUI_HANDLED = 1, TUI_REDRAW = 2, TUI_QUIT = 4 };
+
+struct tui_rect {
+    int y, x, h, w;
+};
+
+struct tui_view;
+struct tui_panel;
+
+struct tui_panel_ops {
+    const char *name;
+    /* Draw into the panel's rect of the view's window, reading the model only. */
+    void (*draw)(struct tui_panel *p, struct tui_view *v);
+    /* Returns TUI_* flags; 0 when the key is not the panel's. */
+    int (*key)(struct tui_panel *p, struct tui_view *v, int key);
+    /* Y, X relative to the panel's rect. */
+    int (*mouse)(struct tui_panel *p, struct tui_view *v, int y, int x, unsigned long bstate);
+    void (*resize)(struct tui_panel *p, struct tui_rect r);
+    void (*free)(struct tui_panel *p);
+};
+
+struct tui_panel {
+    const struct tui_panel_ops *ops;
+    struct tui_rect r;
+    int scroll;      /* first line shown (lists), or lines up from the end (logs) */
+    int cursor;      /* the selected item */
+    bool follow;     /* logs: stay at the newest entry */
+    uint64_t anchor; /* requests while paused: the sequence number of the last row shown */
+    const void *seen; /* steps: the failure last jumped to */
+};
+
+enum tui_panel_id {
+    TUI_P_BOTTLES,
+    TUI_P_STEPS,
+    TUI_P_CHAIN,
+    TUI_P_REQUESTS,
+    TUI_P_CMDLOG,
+    TUI_P_HELP,
+    TUI_P_COUNT
+};
+
+enum tui_action { TUI_ACT_NONE, TUI_ACT_LAUNCH, TUI_ACT_RESTART, TUI_ACT_KILL, TUI_ACT_QUIT };
+enum tui_prompt { TUI_PROMPT_NONE, TUI_PROMPT_CONFIRM, TUI_PROMPT_FILTER };
+
+/* Everything the panels share: the model (read-only to them), the screen,
+ * which bottle is selected, and the requests filter. */
+struct tui_view {
+    struct tui_screen *scr;
+    struct tui_model *m;
+    WINDOW *w;
+    struct tui_panel *p[TUI_P_COUNT];
+    enum tui_panel_id focus;
+    size_t sel;
+    bool show_cmdlog, show_help;
+    char filter[128];
+    bool blocked_only;
+    enum tui_prompt prompt;
+    enum tui_action pending;
+    size_t pending_bottle;
+    char prompt_text[256];
+    char msg[256];
+    uint64_t now_ms;
+};
+
+/* The selected bottle, or NULL when there is none. */
+struct tui_bottle *tui_view_bottle(const struct tui_view *v);
+
+/* Generic panel helpers. */
+struct tui_panel *tui_panel_new(const struct tui_panel_ops *ops);
+void tui_panel_resize_default(struct tui_panel *p, struct tui_rect r);
+void tui_panel_free_default(struct tui_panel *p);
+bool tui_panel_contains(const struct tui_panel *p, int y, int x);
+/* "12ms", "1.2s", "3m04s" */
+void tui_fmt_ms(char *out, size_t n, long ms);
+/* "12s", "3m04s", "1h02m", "2d03h" */
+void tui_fmt_uptime(char *out, size_t n, uint64_t ms);
+enum tui_role tui_state_role(enum tui_state s);
+/* Whether request Q passes the view's filter and blocked-only toggle. */
+bool tui_req_visible(const struct tui_view *v, const struct tui_req *q);
+
+struct tui_panel *tui_panel_bottles_new(void);
+struct tui_panel *tui_panel_steps_new(void);
+struct tui_panel *tui_panel_chain_new(void);
+struct tui_panel *tui_panel_requests_new(void);
+struct tui_panel *tui_panel_cmdlog_new(void);
+struct tui_panel *tui_panel_help_new(void);
+
+#endif

@@ -1,0 +1,66 @@
+/* tui_panel_help: the help overlay listing every key. */
+#include <stdio.h>
+#include <string.h>
+
+#include "tui/tui_panel.h"
+
+/* The one list of keys: the overlay shows it and nothing else documents them in the UI. */
+static const char *const keys[][2] = {
+    {"n, Enter", "launch the selected stopped bottle (asks y/N)"},
+    {"r", "restart the selected bottle (asks y/N)"},
+    {"k", "kill the selected bottle (asks y/N)"},
+    {"q", "quit; running bottles are killed (asks y/N)"},
+    {"Tab, S-Tab", "move focus between panels"},
+    {"Up, Down", "select a bottle or step; scroll requests"},
+    {"PgUp, PgDn", "scroll the focused panel"},
+    {"Home, End", "oldest / newest (End resumes following)"},
+    {"Enter, e", "expand or collapse the selected step"},
+    {"/", "filter requests (Enter keeps it, Esc clears)"},
+    {"b", "show blocked requests only (toggle)"},
+    {"f", "follow the newest requests, or pause"},
+    {"c", "show the command log instead of requests"},
+    {"Esc", "clear the filter; close this help"},
+    {"Ctrl-L", "redraw the screen"},
+    {"?", "this help"},
+    {"mouse", "click selects and focuses; the wheel scrolls"},
+};
+
+static void help_draw(struct tui_panel *p, struct tui_view *v)
+{
+    const struct tui_screen *s = v->scr;
+    int n = (int)(sizeof keys / sizeof *keys);
+    int w = 62, h = n + 5;
+    if (w > s->cols - 2)
+        w = s->cols - 2;
+    if (h > s->rows - 2)
+        h = s->rows - 2;
+    int y = (s->rows - h) / 2, x = (s->cols - w) / 2;
+    p->r = (struct tui_rect){y, x, h, w};
+    for (int i = 0; i < h; i++)
+        tui_fill(s, v->w, y + i, x, w, A_NORMAL, " ");
+    tui_box(s, v->w, y, x, h, w, "Help: keys", true);
+    int row = y + 1;
+    for (int i = 0; i < n && row < y + h - 3; i++, row++) {
+        char k[16];
+        snprintf(k, sizeof k, "%-11s", keys[i][0]);
+        int used = tui_put(s, v->w, row, x + 2, w - 4, tui_attr(s, TUI_R_KEY), k);
+        tui_put(s, v->w, row, x + 2 + used, w - 4 - used, A_NORMAL, keys[i][1]);
+    }
+    char legend[128];
+    snprintf(legend, sizeof legend, "%s credential rewritten by egress   %s hop up  %s hop down",
+             tui_glyph(s, TUI_G_AUTH), tui_glyph(s, TUI_G_UP), tui_glyph(s, TUI_G_DOWN));
+    tui_put(s, v->w, y + h - 3, x + 2, w - 4, tui_attr(s, TUI_R_DIM), legend);
+    tui_put(s, v->w, y + h - 2, x + 2, w - 4, tui_attr(s, TUI_R_DIM), "any key closes this help");
+}
+
+static const struct tui_panel_ops help_ops = {
+    .name = "help",
+    .draw = help_draw,
+    .resize = tui_panel_resize_default,
+    .free = tui_panel_free_default,
+};
+
+struct tui_panel *tui_panel_help_new(void)
+{
+    return tui_panel_new(&help_ops);
+}

@@ -1,0 +1,464 @@
+/* test-tui-render: golden renders of each dashboard panel from fixture models, drawn off-screen and read back from curscr. */
+#include "test.h"
+
+#include <limits.h>
+#include <locale.h>
+#include <stdint.h>
+#include <wchar.h>
+
+#include "core/event.h"
+#include "core/util.h"
+#include "tui/tui_model.h"
+#include "tui/tui_screen.h"
+#include "tui/tui_view.h"
+
+/* ---- fixtures ------------------------------------------------------------------------------ */
+
+/* The demo bottle's stream as the supervisor produced it (trimmed). */
+static const char *const demo_events[] = {
+    "{\"ts\":\"2026-11-29T06:13:32.699Z\",\"bottle\":\"demo\",\"type\":\"state\",\"state\":\"creating\"}",
+    "{\"ts\":\"2026-11-29T06:13:32.699Z\",\"bottle\":\"demo\",\"type\":\"state\",\"state\":\"provisioning\"}",
+    "{\"ts\":\"2026-11-29T06:13:32.699Z\",\"bottle\":\"demo\",\"type\":\"step\",\"step\":\"network\",\"status\":\"start\",\"detail\":\"bubblewrap --unshare-net\"}",
+    "{\"ts\":\"2026-11-29T06:13:32.699Z\",\"bottle\":\"demo\",\"type\":\"cmd\",\"step\":\"network\",\"argv\":[\"bwrap\",\"--version\"]}",
+    "{\"ts\":\"2026-11-29T06:13:32.709Z\",\"bottle\":\"demo\",\"type\":\"output\",\"step\":\"network\",\"stream\":\"stdout\",\"line\":\"bubblewrap 0.8.0\"}",
+    "{\"ts\":\"2026-11-29T06:13:32.711Z\",\"bottle\":\"demo\",\"type\":\"step\",\"step\":\"network\",\"status\":\"ok\",\"ms\":12,\"detail\":\"bubblewrap 0.8.0: loopback only\"}",
+    "{\"ts\":\"2026-11-29T06:13:32.711Z\",\"bottle\":\"demo\",\"type\":\"step\",\"step\":\"proxies\",\"status\":\"start\",\"detail\":\"pipelock, then egress\"}",
+    "{\"ts\":\"2026-11-29T06:13:32.711Z\",\"bottle\":\"demo\",\"type\":\"cmd\",\"step\":\"proxies\",\"argv\":[\"bottle-proxy\",\"pipelock\",\"--listen\",\"127.0.0.1:0\"]}",
+    "{\"ts\":\"2026-11-29T06:13:32.780Z\",\"bottle\":\"demo\",\"type\":\"hop\",\"hop\":\"pipelock\",\"listen\":\"127.0.0.1:34473\",\"pid\":3081,\"status\":\"up\"}",
+    "{\"ts\":\"2026-11-29T06:13:32.781Z\",\"bottle\":\"demo\",\"type\":\"cmd\",\"step\":\"proxies\",\"argv\":[\"bottle-proxy\",\"egress\",\"--listen\",\"127.0.0.1:0\"]}",
+    "{\"ts\":\"2026-11-29T06:13:32.847Z\",\"bottle\":\"demo\",\"type\":\"hop\",\"hop\":\"egress\",\"listen\":\"127.0.0.1:44641\",\"pid\":3082,\"status\":\"up\"}",
+    "{\"ts\":\"2026-11-29T06:13:32.848Z\",\"bottle\":\"demo\",\"type\":\"step\",\"step\":\"proxies\",\"status\":\"ok\",\"ms\":137,\"detail\":\"first hop egress listening\"}",
+    "{\"ts\":\"2026-11-29T06:13:32.848Z\",\"bottle\":\"demo\",\"type\":\"step\",\"step\":\"gate\",\"status\":\"skip\",\"ms\":0,\"detail\":\"no git.repos\"}",
+    "{\"ts\":\"2026-11-29T06:13:32.848Z\",\"bottle\":\"demo\",\"type\":\"step\",\"step\":\"start\",\"status\":\"ok\",\"ms\":0,\"detail\":\"relay 127.0.0.1:9099\"}",
+    "{\"ts\":\"2026-11-29T06:13:33.016Z\",\"bottle\":\"demo\",\"type\":\"step\",\"step\":\"ca\",\"status\":\"ok\",\"ms\":167,\"detail\":\"egress CA trusted\",\"fingerprint\":\"6A:60:AA:AA:EF:9C:CD:B2:77:50:E5:D7:95:93:51:CD:F9:76:68:B8:1B:17:84:C7:12:5D:DA:7D:FC:A9:2C:41\"}",
+    "{\"ts\":\"2026-11-29T06:13:33.016Z\",\"bottle\":\"demo\",\"type\":\"step\",\"step\":\"prompt\",\"status\":\"ok\",\"ms\":0,\"detail\":\"mounted read-only\"}",
+    "{\"ts\":\"2026-11-29T06:13:33.016Z\",\"bottle\":\"demo\",\"type\":\"step\",\"step\":\"agent\",\"status\":\"start\",\"detail\":\"sh\"}",
+    "{\"ts\":\"2026-11-29T06:13:33.020Z\",\"bottle\":\"demo\",\"type\":\"step\",\"step\":\"agent\",\"status\":\"ok\",\"ms\":5,\"detail\":\"pid 3091\"}",
+    "{\"ts\":\"2026-11-29T06:13:33.020Z\",\"bottle\":\"demo\",\"type\":\"state\",\"state\":\"running\"}",
+    "{\"ts\":\"2026-11-29T06:13:33.064Z\",\"bottle\":\"demo\",\"type\":\"output\",\"step\":\"agent\",\"stream\":\"stdout\",\"line\":\"demo-agent: round 1\"}",
+    "{\"ts\":\"2026-11-29T06:13:33.204Z\",\"bottle\":\"demo\",\"type\":\"request\",\"hop\":\"egress\",\"id\":1,\"method\":\"GET\",\"scheme\":\"https\",\"host\":\"api.demo.test\",\"port\":443,\"path\":\"/v1/hello\",\"status\":200,\"bytes_up\":0,\"bytes_down\":146,\"ms\":50,\"verdict\":\"allow\",\"auth\":\"rewritten:api.demo.test\"}",
+    "{\"ts\":\"2026-11-29T06:13:33.204Z\",\"bottle\":\"demo\",\"type\":\"request\",\"hop\":\"pipelock\",\"id\":1,\"method\":\"GET\",\"scheme\":\"https\",\"host\":\"api.demo.test\",\"port\":443,\"path\":\"/v1/hello\",\"status\":200,\"bytes_up\":0,\"bytes_down\":146,\"ms\":49,\"verdict\":\"allow\",\"rule\":\"api.demo.test\"}",
+    "{\"ts\":\"2026-11-29T06:13:33.321Z\",\"bottle\":\"demo\",\"type\":\"request\",\"hop\":\"egress\",\"id\":2,\"method\":\"POST\",\"scheme\":\"https\",\"host\":\"api.demo.test\",\"port\":443,\"path\":\"/v1/messages\",\"status\":200,\"bytes_up\":18,\"bytes_down\":146,\"ms\":1,\"verdict\":\"allow\",\"auth\":\"rewritten:api.demo.test\"}",
+    "{\"ts\":\"2026-11-29T06:13:33.436Z\",\"bottle\":\"demo\",\"type\":\"request\",\"hop\":\"egress\",\"id\":3,\"method\":\"GET\",\"scheme\":\"https\",\"host\":\"evil.demo.test\",\"port\":443,\"path\":\"/upload\",\"status\":403,\"bytes_up\":0,\"bytes_down\":196,\"ms\":0,\"verdict\":\"block\",\"reason\":\"host not in allowlist\"}",
+    "{\"ts\":\"2026-11-29T06:13:33.437Z\",\"bottle\":\"demo\",\"type\":\"request\",\"hop\":\"pipelock\",\"id\":3,\"method\":\"GET\",\"scheme\":\"https\",\"host\":\"evil.demo.test\",\"port\":443,\"path\":\"/upload\",\"status\":403,\"bytes_up\":0,\"bytes_down\":0,\"ms\":0,\"verdict\":\"block\",\"reason\":\"host not in allowlist\"}",
+    "{\"ts\":\"2026-11-29T06:13:33.500Z\",\"bottle\":\"demo\",\"type\":\"request\",\"hop\":\"egress\",\"id\":4,\"method\":\"GET\",\"scheme\":\"https\",\"host\":\"api.demo.test\",\"port\":443,\"path\":\"/v1/search\",\"status\":403,\"bytes_up\":0,\"bytes_down\":120,\"ms\":2,\"verdict\":\"block\",\"reason\":\"DLP: aws-access-key\"}",
+    "{\"ts\":\"2026-11-29T06:13:34.000Z\",\"bottle\":\"demo\",\"type\":\"hop\",\"hop\":\"pipelock\",\"listen\":\"127.0.0.1:34473\",\"pid\":3081,\"status\":\"down\"}",
+    "{\"ts\":\"2026-11-29T06:13:34.500Z\",\"bottle\":\"demo\",\"type\":\"hop\",\"hop\":\"pipelock\",\"listen\":\"127.0.0.1:34473\",\"pid\":3200,\"status\":\"restarted\"}",
+};
+
+/* A bottle whose agent step failed: its output must be on screen without scrolling. */
+static const char *const failed_events[] = {
+    "{\"ts\":\"2026-11-29T07:00:00.000Z\",\"bottle\":\"broken\",\"type\":\"state\",\"state\":\"creating\"}",
+    "{\"ts\":\"2026-11-29T07:00:00.000Z\",\"bottle\":\"broken\",\"type\":\"state\",\"state\":\"provisioning\"}",
+    "{\"ts\":\"2026-11-29T07:00:00.010Z\",\"bottle\":\"broken\",\"type\":\"step\",\"step\":\"network\",\"status\":\"ok\",\"ms\":10,\"detail\":\"ok\"}",
+    "{\"ts\":\"2026-11-29T07:00:00.100Z\",\"bottle\":\"broken\",\"type\":\"step\",\"step\":\"proxies\",\"status\":\"ok\",\"ms\":90,\"detail\":\"ok\"}",
+    "{\"ts\":\"2026-11-29T07:00:00.200Z\",\"bottle\":\"broken\",\"type\":\"step\",\"step\":\"agent\",\"status\":\"start\",\"detail\":\"no-such-agent\"}",
+    "{\"ts\":\"2026-11-29T07:00:00.201Z\",\"bottle\":\"broken\",\"type\":\"cmd\",\"step\":\"agent\",\"argv\":[\"bwrap\",\"--\",\"no-such-agent\"]}",
+    "{\"ts\":\"2026-11-29T07:00:00.202Z\",\"bottle\":\"broken\",\"type\":\"output\",\"step\":\"agent\",\"stream\":\"stderr\",\"line\":\"sandbox-init: cannot run no-such-agent: No such file or directory\"}",
+    "{\"ts\":\"2026-11-29T07:00:00.203Z\",\"bottle\":\"broken\",\"type\":\"step\",\"step\":\"agent\",\"status\":\"fail\",\"ms\":3,\"detail\":\"the agent exited 127\"}",
+    "{\"ts\":\"2026-11-29T07:00:00.300Z\",\"bottle\":\"broken\",\"type\":\"state\",\"state\":\"stopping\"}",
+    "{\"ts\":\"2026-11-29T07:00:00.400Z\",\"bottle\":\"broken\",\"type\":\"state\",\"state\":\"failed\"}",
+};
+
+static const char *const steps10[] = {"network", "proxies", "gate",   "start", "ca",
+                                      "git",     "supervise", "prompt", "skills", "agent"};
+static const bool skip10[] = {false, false, false, false, false, true, false, false, true, false};
+
+static void feed(struct tui_model *m, struct tui_bottle *b, const char *const *ev, size_t n,
+                 uint64_t now)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *err = NULL;
+        cJSON *o = event_parse_line(ev[i], strlen(ev[i]), &err);
+        if (!o) {
+            fprintf(stderr, "fixture %zu: %s\n", i, err);
+            exit(1);
+        }
+        tui_model_apply(m, b, o, now);
+        cJSON_Delete(o);
+    }
+}
+
+static void fixture(struct tui_model *m)
+{
+    tui_model_init(m, 0);
+    struct tui_bottle *d = tui_model_add(m, "demo", "local", "demo.yaml");
+    tui_bottle_set_steps(d, steps10, skip10, 10);
+    tui_bottle_set_hop(d, 0, "egress", "127.0.0.1:9099");
+    tui_bottle_set_hop(d, 1, "pipelock", NULL);
+    snprintf(d->upstream, sizeof d->upstream, "api.demo.test at 127.0.0.1:18443");
+    feed(m, d, demo_events, sizeof demo_events / sizeof *demo_events, 1000);
+    struct tui_bottle *f = tui_model_add(m, "broken", "docker", "broken.yaml");
+    tui_bottle_set_steps(f, steps10, skip10, 10);
+    feed(m, f, failed_events, sizeof failed_events / sizeof *failed_events, 1000);
+    tui_model_add(m, "idle", "smolvm", "idle.yaml");
+}
+
+/* ---- off-screen rendering and read-back ---------------------------------------------------- */
+
+struct rig {
+    struct tui_screen scr;
+    struct tui_model m;
+    struct tui_view v;
+};
+
+static void rig_open(struct rig *r, int rows, int cols, bool utf8)
+{
+    if (!setlocale(LC_ALL, "C.UTF-8")) {
+        fprintf(stderr, "no C.UTF-8 locale\n");
+        exit(77);
+    }
+    CHECK(tui_screen_open_offscreen(&r->scr, rows, cols, utf8, false) == 0);
+    fixture(&r->m);
+    tui_view_init(&r->v, &r->scr, &r->m);
+}
+
+static void rig_close(struct rig *r)
+{
+    tui_view_free(&r->v);
+    tui_screen_close(&r->scr);
+    tui_model_free(&r->m);
+}
+
+/* The text of curscr's rectangle, trailing blanks trimmed, one line each. */
+static char *read_back(int y0, int x0, int h, int w)
+{
+    struct buf out;
+    buf_init(&out, 0);
+    for (int y = y0; y < y0 + h; y++) {
+        size_t start = out.len, keep = out.len;
+        for (int x = x0; x < x0 + w; x++) {
+            cchar_t cc;
+            wchar_t wch[CCHARW_MAX + 1] = {0};
+            attr_t at;
+            short pair;
+            if (mvwin_wch(curscr, y, x, &cc) == ERR)
+                break;
+            getcchar(&cc, wch, &at, &pair, NULL);
+            char mb[MB_LEN_MAX * 2];
+            mbstate_t st;
+            memset(&st, 0, sizeof st);
+            size_t n = wch[0] ? wcrtomb(mb, wch[0], &st) : 0;
+            if (n == (size_t)-1 || n == 0) {
+                mb[0] = ' ';
+                n = 1;
+            }
+            buf_append(&out, mb, n);
+            if (!(n == 1 && mb[0] == ' '))
+                keep = out.len;
+        }
+        (void)start;
+        out.len = keep;
+        buf_append(&out, "\n", 1);
+    }
+    char *s = xstrndup(out.p ? out.p : "", out.len);
+    buf_free(&out);
+    return s;
+}
+
+static void render(struct rig *r, uint64_t now)
+{
+    tui_view_draw(&r->v, now);
+    wnoutrefresh(stdscr);
+    doupdate();
+}
+
+/* Compare TEXT with tests/golden/tui/NAME.txt; UPDATE_GOLDEN=1 rewrites it. */
+static void golden(const char *name, const char *text)
+{
+    const char *src = getenv("BOTTLE_SRC");
+    if (!src)
+        src = ".";
+    char *path = xasprintf("%s/tests/golden/tui/%s.txt", src, name);
+    if (getenv("UPDATE_GOLDEN")) {
+        char *dir = xasprintf("%s/tests/golden/tui", src);
+        mkdir_p(dir, 0755);
+        free(dir);
+        FILE *f = fopen(path, "w");
+        CHECK(f);
+        fputs(text, f);
+        fclose(f);
+        free(path);
+        return;
+    }
+    size_t len = 0;
+    char *want = file_read_all(path, 1 << 20, &len);
+    if (!want) {
+        fprintf(stderr, "missing golden %s (run with UPDATE_GOLDEN=1)\n--- got\n%s", path, text);
+        exit(1);
+    }
+    if (strcmp(want, text) != 0) {
+        fprintf(stderr, "%s differs\n--- want\n%s--- got\n%s", path, want, text);
+        exit(1);
+    }
+    free(want);
+    free(path);
+}
+
+static void panel_golden(struct rig *r, enum tui_panel_id id, const char *name)
+{
+    struct tui_rect rc = r->v.p[id]->r;
+    char *t = read_back(rc.y, rc.x, rc.h, rc.w);
+    golden(name, t);
+    free(t);
+}
+
+static void screen_golden(struct rig *r, const char *name)
+{
+    char *t = read_back(0, 0, r->scr.rows, r->scr.cols);
+    golden(name, t);
+    free(t);
+}
+
+#define NOW (1000 + 65000) /* 1m05s after the fixture ran */
+
+/* ---- tests -------------------------------------------------------------------------------- */
+
+static void bottles_panel(void)
+{
+    struct rig r;
+    rig_open(&r, 40, 120, true);
+    r.v.sel = 1;
+    render(&r, NOW);
+    panel_golden(&r, TUI_P_BOTTLES, "bottles");
+    rig_close(&r);
+}
+
+static void steps_panel_running(void)
+{
+    struct rig r;
+    rig_open(&r, 40, 120, true);
+    r.m.b[0]->steps[0].expanded = true; /* network: its command and output */
+    render(&r, NOW);
+    panel_golden(&r, TUI_P_STEPS, "steps-running");
+    rig_close(&r);
+}
+
+static void steps_panel_failed(void)
+{
+    struct rig r;
+    rig_open(&r, 24, 80, true);
+    r.v.sel = 1;
+    render(&r, NOW);
+    panel_golden(&r, TUI_P_STEPS, "steps-failed");
+    /* The failure and the output explaining it are on screen at once. */
+    struct tui_rect rc = r.v.p[TUI_P_STEPS]->r;
+    char *t = read_back(rc.y, rc.x, rc.h, rc.w);
+    CHECK(strstr(t, "failed at 'agent'"));
+    CHECK(strstr(t, "sandbox-init: cannot run"));
+    CHECK(strstr(t, "no-such-agent: No such file"));
+    free(t);
+    rig_close(&r);
+}
+
+static void chain_panel(void)
+{
+    struct rig r;
+    rig_open(&r, 40, 120, true);
+    render(&r, NOW);
+    panel_golden(&r, TUI_P_CHAIN, "chain");
+    rig_close(&r);
+}
+
+static void requests_panel(void)
+{
+    struct rig r;
+    rig_open(&r, 40, 160, true);
+    render(&r, NOW);
+    panel_golden(&r, TUI_P_REQUESTS, "requests-wide");
+    rig_close(&r);
+}
+
+static void requests_filtered(void)
+{
+    struct rig r;
+    rig_open(&r, 40, 120, true);
+    enum tui_action act;
+    size_t idx;
+    const char *keys = "/evil\r";
+    for (const char *k = keys; *k; k++)
+        tui_view_key(&r.v, *k, &act, &idx);
+    CHECK_STR(r.v.filter, "evil");
+    render(&r, NOW);
+    panel_golden(&r, TUI_P_REQUESTS, "requests-filter");
+    tui_view_key(&r.v, 27, &act, &idx);
+    tui_view_key(&r.v, 'b', &act, &idx);
+    CHECK(r.v.blocked_only);
+    render(&r, NOW);
+    panel_golden(&r, TUI_P_REQUESTS, "requests-blocked");
+    rig_close(&r);
+}
+
+static void cmdlog_panel(void)
+{
+    struct rig r;
+    rig_open(&r, 40, 120, true);
+    enum tui_action act;
+    size_t idx;
+    tui_view_key(&r.v, 'c', &act, &idx);
+    render(&r, NOW);
+    panel_golden(&r, TUI_P_CMDLOG, "cmdlog");
+    rig_close(&r);
+}
+
+static void help_overlay(void)
+{
+    struct rig r;
+    rig_open(&r, 24, 80, true);
+    enum tui_action act;
+    size_t idx;
+    tui_view_key(&r.v, '?', &act, &idx);
+    render(&r, NOW);
+    panel_golden(&r, TUI_P_HELP, "help");
+    rig_close(&r);
+}
+
+static void whole_ascii_80x24(void)
+{
+    struct rig r;
+    rig_open(&r, 24, 80, false);
+    render(&r, NOW);
+    screen_golden(&r, "screen-ascii-80x24");
+    char *t = read_back(0, 0, 24, 80);
+    for (const char *p = t; *p; p++)
+        CHECK((unsigned char)*p < 0x80);
+    free(t);
+    rig_close(&r);
+}
+
+static void whole_utf8_120x40(void)
+{
+    struct rig r;
+    rig_open(&r, 40, 120, true);
+    render(&r, NOW);
+    screen_golden(&r, "screen-utf8-120x40");
+    /* Resize in place: the layout follows. */
+    tui_screen_resize_to(&r.scr, 24, 80);
+    tui_view_layout(&r.v);
+    render(&r, NOW);
+    screen_golden(&r, "screen-utf8-resized-80x24");
+    rig_close(&r);
+}
+
+/* ---- model and key behaviour ---------------------------------------------------------------- */
+
+static void confirmations(void)
+{
+    struct rig r;
+    rig_open(&r, 24, 80, true);
+    enum tui_action act;
+    size_t idx = 99;
+    /* kill: k asks; anything but y cancels; y confirms for the selected bottle. */
+    tui_view_key(&r.v, 'k', &act, &idx);
+    CHECK(r.v.prompt == TUI_PROMPT_CONFIRM);
+    tui_view_key(&r.v, 'n', &act, &idx);
+    CHECK(act == TUI_ACT_NONE && r.v.prompt == TUI_PROMPT_NONE);
+    tui_view_key(&r.v, 'k', &act, &idx);
+    tui_view_key(&r.v, 'y', &act, &idx);
+    CHECK(act == TUI_ACT_KILL && idx == 0);
+    /* launch: refused for a running bottle, asked for a stopped one. */
+    tui_view_key(&r.v, 'n', &act, &idx);
+    CHECK(r.v.prompt == TUI_PROMPT_NONE && strstr(r.v.msg, "running"));
+    r.v.sel = 2;
+    tui_view_key(&r.v, '\r', &act, &idx);
+    CHECK(r.v.prompt == TUI_PROMPT_CONFIRM);
+    tui_view_key(&r.v, 'Y', &act, &idx);
+    CHECK(act == TUI_ACT_LAUNCH && idx == 2);
+    tui_view_key(&r.v, 'r', &act, &idx);
+    tui_view_key(&r.v, 'y', &act, &idx);
+    CHECK(act == TUI_ACT_RESTART && idx == 2);
+    /* quit names the running bottles. */
+    tui_view_key(&r.v, 'q', &act, &idx);
+    CHECK(strstr(r.v.prompt_text, "1 running bottle"));
+    tui_view_key(&r.v, 'y', &act, &idx);
+    CHECK(act == TUI_ACT_QUIT);
+    rig_close(&r);
+}
+
+static void history_bounded(void)
+{
+    struct tui_model m;
+    tui_model_init(&m, 5);
+    struct tui_bottle *b = tui_model_add(&m, "x", "local", NULL);
+    tui_bottle_set_hop(b, 0, "egress", NULL);
+    for (int i = 0; i < 12; i++) {
+        char line[256];
+        snprintf(line, sizeof line,
+                 "{\"ts\":\"2026-11-29T06:00:00.000Z\",\"bottle\":\"x\",\"type\":\"request\","
+                 "\"hop\":\"egress\",\"id\":%d,\"method\":\"GET\",\"host\":\"h%d\",\"path\":\"/\","
+                 "\"status\":200,\"verdict\":\"%s\"}",
+                 i, i, i % 3 ? "allow" : "block");
+        const char *err;
+        cJSON *o = event_parse_line(line, strlen(line), &err);
+        CHECK(o);
+        tui_model_apply(&m, b, o, 1);
+        cJSON_Delete(o);
+    }
+    CHECK_INT(b->reqs.n, 5);
+    CHECK_INT(b->requests, 12);
+    CHECK_INT(b->blocks, 4);
+    CHECK(tui_reqs_at(&b->reqs, 6) == NULL);
+    CHECK_STR(tui_reqs_at(&b->reqs, 7)->host, "h7");
+    CHECK_STR(tui_reqs_at(&b->reqs, 11)->host, "h11");
+    CHECK_INT(b->hops[0].requests, 12);
+    tui_model_free(&m);
+}
+
+static void paused_view_holds(void)
+{
+    struct rig r;
+    rig_open(&r, 40, 120, true);
+    enum tui_action act;
+    size_t idx;
+    r.v.focus = TUI_P_REQUESTS;
+    tui_view_key(&r.v, KEY_UP, &act, &idx);
+    CHECK(!r.v.p[TUI_P_REQUESTS]->follow);
+    render(&r, NOW);
+    struct tui_rect rc = r.v.p[TUI_P_REQUESTS]->r;
+    char *before = read_back(rc.y + 1, rc.x, rc.h - 1, rc.w);
+    /* New requests arrive while paused: the rows on screen stay put. */
+    feed(&r.m, r.m.b[0], demo_events + 20, 4, 2000);
+    render(&r, NOW);
+    char *after = read_back(rc.y + 1, rc.x, rc.h - 1, rc.w);
+    CHECK_STR(after, before);
+    tui_view_key(&r.v, KEY_END, &act, &idx);
+    CHECK(r.v.p[TUI_P_REQUESTS]->follow);
+    free(before);
+    free(after);
+    rig_close(&r);
+}
+
+static void restart_resets_run(void)
+{
+    struct tui_model m;
+    fixture(&m);
+    struct tui_bottle *b = m.b[1];
+    CHECK(b->fail_step && b->state == TUI_ST_FAILED);
+    feed(&m, b, failed_events, 1, 5000);
+    CHECK(b->state == TUI_ST_CREATING);
+    CHECK(b->fail_step == NULL);
+    CHECK(b->steps[9].status == TUI_STEP_PENDING && b->steps[9].out.n == 0);
+    CHECK(b->steps[8].status == TUI_STEP_SKIPPED);
+    tui_model_free(&m);
+}
+
+static void hostile_text_is_inert(void)
+{
+    struct rig r;
+    rig_open(&r, 24, 80, false);
+    const char *ev = "{\"ts\":\"2026-11-29T06:13:40.000Z\",\"bottle\":\"demo\",\"type\":\"output\","
+                     "\"step\":\"network\",\"stream\":\"stdout\",\"line\":\"\\u001b]0;pwn\\u0007x\\u00e9\"}";
+    feed(&r.m, r.m.b[0], &ev, 1, 2000);
+    r.m.b[0]->steps[0].expanded = true;
+    render(&r, NOW);
+    struct tui_rect rc = r.v.p[TUI_P_STEPS]->r;
+    char *t = read_back(rc.y, rc.x, rc.h, rc.w);
+    CHECK(strstr(t, "?]0;pwn?x?"));
+    free(t);
+    rig_close(&r);
+}
+
+TEST_MAIN(T(bottles_panel), T(steps_panel_running), T(steps_panel_failed), T(chain_panel),
+          T(requests_panel), T(requests_filtered), T(cmdlog_panel), T(help_overlay),
+          T(whole_ascii_80x24), T(whole_utf8_120x40), T(confirmations), T(history_bounded),
+          T(paused_view_holds), T(restart_resets_run), T(hostile_text_is_inert))
