@@ -36,6 +36,7 @@ demo: setup build
 bench: setup build
 	@bench/launch $(BUILD)
 	@bench/run $(BUILD)
+	@bench/tui $(BUILD)
 
 asan: setup
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DBOTTLE_SANITIZE=ON -DBOTTLE_ASAN_TESTS=OFF >/dev/null

@@ -1,8 +1,6 @@
 /* backend: picks the vtable for a manifest's backend. */
 #include "backend/backend.h"
 
-extern const struct backend_ops backend_smolvm; /* belongs in backend.h */
-
 const struct backend_ops *backend_for(enum backend_kind k)
 {
     switch (k) {

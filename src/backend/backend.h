@@ -31,6 +31,7 @@ struct backend_ops {
 
 extern const struct backend_ops backend_local;
 extern const struct backend_ops backend_docker;
+extern const struct backend_ops backend_smolvm;
 
 const struct backend_ops *backend_for(enum backend_kind k);
 

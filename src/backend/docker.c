@@ -467,6 +467,9 @@ static void agent_spawn(struct bottle *b)
     struct strv v = {0};
     strv_push(&v, d->docker);
     strv_push(&v, "exec");
+    /* The supervisor's pty is docker's terminal; docker gives the agent one in turn. */
+    strv_push(&v, "-i");
+    strv_push(&v, "-t");
     strv_push(&v, "-u");
     strv_push(&v, m->agent.user);
     strv_push(&v, "-w");

@@ -184,6 +184,9 @@ static void init_argv(struct bottle *b, struct strv *v)
         add(v, "--relay");
         strv_push_own(
             v, xasprintf("127.0.0.1:%d=unix:" SANDBOX_RUN "/supervise.sock", PLAN_SUPERVISE_PORT));
+        /* The home is a fresh tmpfs each run: register the server as the agent starts. */
+        add(v, "--mcp");
+        strv_push_own(v, xasprintf("http://127.0.0.1:%d/", PLAN_SUPERVISE_PORT));
     }
     add(v, "--");
 }
@@ -335,11 +338,14 @@ static void local_git(struct bottle *b)
 }
 
 /* The sandbox exists only while the agent runs, so nothing can be run in it
- * beforehand: the agent reaches the server at 127.0.0.1:9100 (its relay). */
+ * beforehand: the agent reaches the server at 127.0.0.1:9100 (its relay), and
+ * sandbox-init registers it with `claude mcp add` just before the agent starts
+ * when claude is there (a failure is printed, not fatal). */
 static void local_supervise(struct bottle *b)
 {
-    char *d = xasprintf("reachable in the sandbox at http://127.0.0.1:%d/ (register it with "
-                        "`claude mcp add --transport http supervise http://127.0.0.1:%d/`)",
+    char *d = xasprintf("reachable in the sandbox at http://127.0.0.1:%d/; registered with "
+                        "`claude mcp add --transport http supervise http://127.0.0.1:%d/` as the "
+                        "agent starts, when claude is on its PATH",
                         PLAN_SUPERVISE_PORT, PLAN_SUPERVISE_PORT);
     bottle_step_done(b, 0, d);
     free(d);

@@ -12,6 +12,8 @@
 #include <cjson/cJSON.h>
 
 #include "backend/backend.h"
+#include "gate/gate.h"
+#include "gate/supervise.h"
 #include "provision/ca.h"
 
 #define GUEST_WORKSPACE "/workspace"
@@ -251,12 +253,20 @@ static void smolvm_network(struct bottle *b)
     run(b, &v, NULL, on_version, NULL);
 }
 
-/* The first hop listens on host loopback; TSI takes the guest there. */
+/* The first hop, the git gate and the supervise server listen on host
+ * loopback, on free ports; TSI takes the guest there. */
 static char *smolvm_first_hop_listen(struct bottle *b, int agent_port)
 {
     (void)b;
     (void)agent_port;
     return xstrdup("127.0.0.1:0");
+}
+
+static char *smolvm_loopback_listen(struct bottle *b, int *port)
+{
+    (void)b;
+    *port = 0;
+    return xstrdup("127.0.0.1");
 }
 
 /* ---- start: create, start, wait until the exec channel is ready --------------------- */
@@ -456,8 +466,9 @@ static void smolvm_start(struct bottle *b)
 {
     const struct manifest *m = b->m;
     if (strchr(m->workspace, ':')) {
-        bottle_step_done(b, -1, "the workspace path contains ':', which `machine create -v "
-                                "HOST:GUEST` cannot express");
+        bottle_step_done(b, -1,
+                         "the workspace path contains ':', which `machine create -v "
+                         "HOST:GUEST` cannot express");
         return;
     }
     struct strv v = machine_cmd(b, "create");
@@ -482,15 +493,18 @@ static void ca_verify(struct bottle *b, int status, const char *out, int update_
 {
     char *inside = provision_ca_parse_fingerprint(out);
     if (update_status == 128 + SIGKILL && !provision_ca_one_added(out)) {
-        bottle_step_done(b, -1, "update-ca-certificates was killed (SIGKILL, exit 137) before "
-                                "it reported '1 added': the smolvm exec channel was not ready "
-                                "(warm-up race); the agent's trust store does not have the CA");
+        bottle_step_done(b, -1,
+                         "update-ca-certificates was killed (SIGKILL, exit 137) before "
+                         "it reported '1 added': the smolvm exec channel was not ready "
+                         "(warm-up race); the agent's trust store does not have the CA");
     } else if (update_status != 0 && !strstr(out, " added, ")) {
-        bottle_step_done(b, -1, "update-ca-certificates did not run in the machine (is it "
-                                "installed in the image?); see the output above");
+        bottle_step_done(b, -1,
+                         "update-ca-certificates did not run in the machine (is it "
+                         "installed in the image?); see the output above");
     } else if (!provision_ca_one_added(out)) {
-        bottle_step_done(b, -1, "update-ca-certificates did not report '1 added': the agent's "
-                                "trust store does not have the CA");
+        bottle_step_done(b, -1,
+                         "update-ca-certificates did not report '1 added': the agent's "
+                         "trust store does not have the CA");
     } else if (status != 0 || !inside || strcmp(inside, b->fingerprint) != 0) {
         char *dd = xasprintf("the CA fingerprint in the machine (%s) differs from the host's "
                              "(%s)",
@@ -593,65 +607,90 @@ static void smolvm_ca(struct bottle *b)
     free(src);
 }
 
-/* ---- prompt: machine cp as root, then chown, chmod and a check in one exec ---------- */
+/* ---- a file owned by the agent user: machine cp as root, then chown, chmod and a check
+ * in one exec (git, prompt) ----------------------------------------------------------- */
 
-static void on_prompt_owned(struct bottle *b, int status, const char *out, void *arg)
+struct owned_copy {
+    char *guest;  /* absolute path in the machine */
+    char *detail; /* what the step reports on success, before ", N bytes, owned by U" */
+    long size;
+};
+
+static void owned_copy_free(struct owned_copy *c)
 {
-    long *want = arg;
+    free(c->guest);
+    free(c->detail);
+    free(c);
+}
+
+static void on_owned_checked(struct bottle *b, int status, const char *out, void *arg)
+{
+    struct owned_copy *c = arg;
     const char *u = b->m->agent.user;
-    char *expect = xasprintf("%s %ld", u, *want);
-    if (status != 0 || strncmp(out, expect, strlen(expect)) != 0) {
-        char *dd = xasprintf("the prompt in the machine is not '%s' (owner size); got '%.*s'",
-                             expect, (int)strcspn(out, "\n"), out);
+    char *expect = xasprintf("%s %ld", u, c->size);
+    size_t n = strcspn(out, "\n");
+    if (status != 0 || n != strlen(expect) || strncmp(out, expect, n) != 0) {
+        char *dd =
+            xasprintf("%s in the machine is not '%s' (owner size); got '%.*s'%s", c->guest, expect,
+                      (int)n, out, status == 128 + SIGKILL ? " (the check was SIGKILLed)" : "");
         bottle_step_done(b, -1, dd);
         free(dd);
     } else {
-        char *dd = xasprintf("/home/%s/.claude-bottle-prompt.txt, %ld bytes, owned by %s", u,
-                             *want, u);
+        char *dd = xasprintf("%s, %ld bytes, owned by %s", c->detail, c->size, u);
         bottle_step_done(b, 0, dd);
         free(dd);
     }
     free(expect);
-    free(want);
+    owned_copy_free(c);
 }
 
-static void on_prompt_copied(struct bottle *b, int status, const char *out, void *arg)
+static void on_owned_copied(struct bottle *b, int status, const char *out, void *arg)
 {
     (void)out;
+    struct owned_copy *c = arg;
     drop_tmp_copy(S(b));
     if (status != 0) {
-        bottle_step_done(b, -1, "`machine cp` of the prompt failed; see its output");
-        free(arg);
+        char *dd = xasprintf("`machine cp` to %s failed; see its output", c->guest);
+        bottle_step_done(b, -1, dd);
+        free(dd);
+        owned_copy_free(c);
         return;
     }
     const char *u = b->m->agent.user;
-    char *script = xasprintf("f=/home/%s/.claude-bottle-prompt.txt && chown %s:%s \"$f\" && "
-                             "chmod 0644 \"$f\" && stat -c '%%U %%s' \"$f\"",
-                             u, u, u);
-    exec_sh(b, script, on_prompt_owned, arg);
+    char *script = xasprintf("f='%s' && chown %s:%s \"$f\" && chmod 0644 \"$f\" && "
+                             "stat -c '%%U %%s' \"$f\"",
+                             c->guest, u, u);
+    exec_sh(b, script, on_owned_checked, c);
     free(script);
 }
 
-static void smolvm_prompt(struct bottle *b)
+/* Copy HOST to ~/REL in the machine, owned by the agent user, mode 0644; the
+ * step ends with DETAIL (taken) on success. */
+static void copy_owned(struct bottle *b, const char *host, const char *rel, char *detail)
 {
     struct smolvm *d = S(b);
     struct stat st;
-    if (stat(b->m->prompt, &st) != 0 || !S_ISREG(st.st_mode)) {
-        char *dd = xasprintf("cannot read the prompt file %s: %s", b->m->prompt,
-                             errno ? strerror(errno) : "not a regular file");
+    errno = 0;
+    if (stat(host, &st) != 0 || !S_ISREG(st.st_mode)) {
+        char *dd =
+            xasprintf("cannot read %s: %s", host, errno ? strerror(errno) : "not a regular file");
         bottle_step_done(b, -1, dd);
         free(dd);
+        free(detail);
         return;
     }
     char *err = NULL;
-    const char *from = colon_free(d, b->m->prompt, &err);
+    const char *from = colon_free(d, host, &err);
     if (!from) {
         bottle_step_done(b, -1, err);
         free(err);
+        free(detail);
         return;
     }
-    long *size = xmalloc(sizeof *size);
-    *size = (long)st.st_size;
+    struct owned_copy *c = xcalloc(1, sizeof *c);
+    c->guest = xasprintf("/home/%s/%s", b->m->agent.user, rel);
+    c->detail = detail;
+    c->size = (long)st.st_size;
     struct strv v = {0};
     strv_push(&v, d->cli);
     strv_push(&v, "machine");
@@ -659,9 +698,93 @@ static void smolvm_prompt(struct bottle *b)
     strv_push(&v, "--mode");
     strv_push(&v, "0600");
     strv_push(&v, from);
-    strv_push_own(&v, xasprintf("%s:/home/%s/.claude-bottle-prompt.txt", d->machine,
-                                b->m->agent.user));
-    run(b, &v, NULL, on_prompt_copied, size);
+    strv_push_own(&v, xasprintf("%s:%s", d->machine, c->guest));
+    run(b, &v, NULL, on_owned_copied, c);
+}
+
+/* ---- git: the workspace (and its .git) is mounted; ~/.gitconfig points the remotes at
+ * the gate, which the guest reaches on host loopback through TSI ------------------------ */
+
+static void smolvm_git(struct bottle *b)
+{
+    char *url = xasprintf("git://127.0.0.1:%d/", b->gate->port);
+    char *cfg = gate_gitconfig(b, url);
+    char *path = xasprintf("%s/gitconfig", b->run_dir);
+    FILE *f = fopen(path, "w");
+    int ok = f && fputs(cfg, f) >= 0;
+    if (f && fclose(f) != 0)
+        ok = 0;
+    free(cfg);
+    if (!ok) {
+        char *dd = xasprintf("cannot write %s: %s", path, strerror(errno));
+        bottle_step_done(b, -1, dd);
+        free(dd);
+    } else {
+        copy_owned(
+            b, path, ".gitconfig",
+            xasprintf("~/.gitconfig: %zu repo(s) -> %s (TSI to the gate)", b->m->git.nrepos, url));
+    }
+    free(path);
+    free(url);
+}
+
+/* ---- supervise: claude mcp add, as the agent user, in one exec ------------------------ */
+
+static void on_mcp_added(struct bottle *b, int status, const char *out, void *arg)
+{
+    (void)out;
+    char *url = arg;
+    char *dd;
+    /* Not fatal (as the seed did): the agent may not be Claude Code. */
+    if (status == 0)
+        dd = xasprintf("registered with claude as 'supervise' (%s, via TSI)", url);
+    else if (status == 3)
+        dd = xasprintf("claude is not installed in the image; the server is at %s", url);
+    else if (status == 128 + SIGKILL)
+        dd = xasprintf("claude mcp add was killed (SIGKILL, exit 137); the server is at %s; "
+                       "not fatal",
+                       url);
+    else
+        dd = xasprintf("claude mcp add failed (exit %d, see the output above); the server is at "
+                       "%s; not fatal",
+                       status, url);
+    bottle_step_done(b, status == 0 ? 0 : 1, dd);
+    free(dd);
+    free(url);
+}
+
+static void smolvm_supervise(struct bottle *b)
+{
+    const char *u = b->m->agent.user;
+    char *url = xasprintf("http://127.0.0.1:%d/", supervise_port(b->supervise));
+    struct strv v = machine_cmd(b, "exec");
+    strv_push(&v, "-e");
+    strv_push_own(&v, xasprintf("HOME=/home/%s", u));
+    strv_push(&v, "-e");
+    strv_push_own(&v, xasprintf("USER=%s", u));
+    strv_push(&v, "-w");
+    strv_push(&v, GUEST_WORKSPACE);
+    strv_push(&v, "--timeout");
+    strv_push(&v, EXEC_TIMEOUT);
+    strv_push(&v, "--");
+    strv_push(&v, "sh");
+    strv_push(&v, "-c");
+    /* exec has no --user: the agent's user is taken inside, in the same exec. */
+    strv_push(&v, "command -v claude >/dev/null || exit 3; exec setpriv --reuid=\"$1\" "
+                  "--regid=\"$1\" --init-groups -- claude mcp add --transport http supervise "
+                  "\"$2\"");
+    strv_push(&v, "sh");
+    strv_push(&v, u);
+    strv_push(&v, url);
+    run(b, &v, NULL, on_mcp_added, url);
+}
+
+/* ---- prompt ----------------------------------------------------------------------- */
+
+static void smolvm_prompt(struct bottle *b)
+{
+    copy_owned(b, b->m->prompt, ".claude-bottle-prompt.txt",
+               xasprintf("/home/%s/.claude-bottle-prompt.txt", b->m->agent.user));
 }
 
 /* ---- skills: a directory; `machine cp` copies files only, so tar through exec -i ---- */
@@ -703,8 +826,8 @@ static void on_skills_copied(struct bottle *b, int status, const char *out, void
         bottle_step_done(b, -1, dd);
         free(dd);
     } else {
-        char *dd = xasprintf("/home/%s/.claude/skills: %zu file(s), owned by %s",
-                             b->m->agent.user, *want, b->m->agent.user);
+        char *dd = xasprintf("/home/%s/.claude/skills: %zu file(s), owned by %s", b->m->agent.user,
+                             *want, b->m->agent.user);
         bottle_step_done(b, 0, dd);
         free(dd);
     }
@@ -718,8 +841,8 @@ static void smolvm_skills(struct bottle *b)
     size_t n = 0;
     int rc = count_files(b->m->skills, &n);
     if (rc != 0) {
-        char *dd = xasprintf("cannot read the skills directory %s: %s", b->m->skills,
-                             strerror(-rc));
+        char *dd =
+            xasprintf("cannot read the skills directory %s: %s", b->m->skills, strerror(-rc));
         bottle_step_done(b, -1, dd);
         free(dd);
         return;
@@ -747,7 +870,7 @@ static void smolvm_skills(struct bottle *b)
 
 /* ---- agent ------------------------------------------------------------------------ */
 
-/* "exec --name M [-e ...] -w /workspace [--stream] -- setpriv ... --": the
+/* "exec --name M [-e ...] -w /workspace [-i -t --stream] -- setpriv ... --": the
  * agent's user is taken inside the guest, since exec has no --user. */
 static struct strv agent_exec(struct bottle *b, bool with_env)
 {
@@ -770,9 +893,12 @@ static struct strv agent_exec(struct bottle *b, bool with_env)
     }
     strv_push(&v, "-w");
     strv_push(&v, GUEST_WORKSPACE);
-    if (with_env)
+    if (with_env) {
+        /* The agent: the supervisor's pty is smolvm's terminal, and the guest's. */
+        strv_push(&v, "-i");
+        strv_push(&v, "-t");
         strv_push(&v, "--stream");
-    else {
+    } else {
         strv_push(&v, "--timeout");
         strv_push(&v, EXEC_TIMEOUT);
     }
@@ -913,9 +1039,13 @@ static void smolvm_teardown(struct bottle *b)
 const struct backend_ops backend_smolvm = {
     .name = "smolvm",
     .first_hop_listen = smolvm_first_hop_listen,
+    .gate_listen = smolvm_loopback_listen,
+    .supervise_listen = smolvm_loopback_listen,
     .network = smolvm_network,
     .start = smolvm_start,
     .ca = smolvm_ca,
+    .git = smolvm_git,
+    .supervise = smolvm_supervise,
     .prompt = smolvm_prompt,
     .skills = smolvm_skills,
     .agent = smolvm_agent,

@@ -91,6 +91,13 @@ static void on_run_line(struct proc *p, int stream, const char *line, size_t len
 static void on_run_done(struct proc *p, int64_t status, int sig)
 {
     struct run_ctx *c = p->data;
+    struct bottle *b = c->b;
+    for (size_t i = 0; i < b->nstep_procs; i++) {
+        if (b->step_procs[i] == p) {
+            b->step_procs[i] = b->step_procs[--b->nstep_procs];
+            break;
+        }
+    }
     int st = sig ? 128 + sig : (int)status;
     if (c->cb)
         c->cb(c->b, st, c->out.p ? c->out.p : "", c->arg);
@@ -102,6 +109,9 @@ static void on_run_done(struct proc *p, int64_t status, int sig)
 int bottle_run(struct bottle *b, const char *const *argv, const char *stdin_data, bottle_run_cb cb,
                void *arg)
 {
+    /* A stop was asked for: the step ends at its next command. */
+    if (b->stop_requested)
+        return -ECANCELED;
     struct run_ctx *c = xcalloc(1, sizeof *c);
     c->b = b;
     c->step = xstrdup(bottle_step_name(b));
@@ -121,6 +131,8 @@ int bottle_run(struct bottle *b, const char *const *argv, const char *stdin_data
         bottle_emit(b, event_output(b->name, c->step, "stderr", uv_strerror(rc)));
         free(c->step);
         free(c);
+    } else if (b->nstep_procs < ARRAY_SIZE(b->step_procs)) {
+        b->step_procs[b->nstep_procs++] = p;
     }
     return rc;
 }
@@ -143,10 +155,19 @@ void bottle_step_done(struct bottle *b, int rc, const char *detail)
     const char *name = bottle_step_name(b);
     long ms = (long)(time_mono_ms() - b->step_t0);
     const char *status = rc < 0 ? "fail" : rc > 0 ? "skip" : "ok";
-    cJSON *ev = event_step(b->name, name, status, ms, detail);
+    char *why = rc < 0 && b->stop_requested
+                    ? xasprintf("stopped before it finished (%s)", detail ? detail : "")
+                    : NULL;
+    cJSON *ev = event_step(b->name, name, status, ms, why ? why : detail);
+    free(why);
     if (rc == 0 && strcmp(name, "ca") == 0 && b->fingerprint)
         cJSON_AddStringToObject(ev, "fingerprint", b->fingerprint);
     bottle_emit(b, ev);
+    if (rc < 0 && b->stop_requested) {
+        /* Cut short by a stop: the bottle is stopped, not failed. */
+        teardown_begin(b);
+        return;
+    }
     if (rc < 0) {
         free(b->fail_step);
         free(b->fail_msg);
@@ -174,6 +195,118 @@ static void on_supervise_event(void *data, cJSON *ev)
     bottle_emit(data, ev);
 }
 
+/* ---- live allowlist ------------------------------------------------------------ */
+
+#define ALLOW_WAIT_MS 5000
+
+struct allow_wait {
+    bottle_allow_cb cb;
+    void *arg;
+    uint64_t deadline;
+    struct allow_wait *next;
+};
+
+static struct bottle_hop *pipelock_hop(struct bottle *b)
+{
+    for (size_t i = 0; i < b->nhops; i++)
+        if (strcmp(b->hops[i].name, "pipelock") == 0)
+            return &b->hops[i];
+    return NULL;
+}
+
+/* Pipelock took its config again (RC 0) or refused it: every waiter hears. */
+static void allow_finish_all(struct bottle *b, int rc, const char *msg)
+{
+    struct allow_wait *w = b->allow_waits;
+    b->allow_waits = NULL;
+    if (b->launched)
+        uv_timer_stop(&b->allow_timer);
+    while (w) {
+        struct allow_wait *next = w->next;
+        if (w->cb)
+            w->cb(b, rc, msg, w->arg);
+        free(w);
+        w = next;
+    }
+}
+
+static void on_allow_timer(uv_timer_t *t)
+{
+    struct bottle *b = t->data;
+    uint64_t now = time_mono_ms();
+    for (struct allow_wait **pp = &b->allow_waits; *pp;) {
+        struct allow_wait *w = *pp;
+        if (w->deadline > now) {
+            pp = &w->next;
+            continue;
+        }
+        *pp = w->next;
+        if (w->cb)
+            w->cb(b, -1, "pipelock did not confirm the reload in time", w->arg);
+        free(w);
+    }
+    if (!b->allow_waits)
+        uv_timer_stop(t);
+}
+
+int bottle_allow_host(struct bottle *b, const char *host, bool save, bottle_allow_cb cb, void *arg,
+                      char **err)
+{
+    *err = NULL;
+    struct bottle_hop *h = pipelock_hop(b);
+    if (!b->launched || b->tearing_down || !h || !b->allow_file) {
+        *err = xstrdup("the bottle is not running");
+        return -1;
+    }
+    if (!manifest_host_pattern_ok(host)) {
+        *err = xasprintf("'%s' is not a host pattern (name, *.name)", host);
+        return -1;
+    }
+    if (save && manifest_add_allow(b->config_path, host, err) != 0)
+        return -1;
+    int fd = open(b->allow_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    char *line = xasprintf("%s\n", host);
+    bool ok = fd >= 0 && write(fd, line, strlen(line)) == (ssize_t)strlen(line);
+    int e = errno;
+    free(line);
+    if (fd >= 0)
+        close(fd);
+    if (!ok) {
+        *err = xasprintf("cannot write %s: %s", b->allow_file, strerror(e));
+        return -1;
+    }
+    struct allow_wait *w = xcalloc(1, sizeof *w);
+    w->cb = cb;
+    w->arg = arg;
+    w->deadline = time_mono_ms() + ALLOW_WAIT_MS;
+    w->next = b->allow_waits;
+    b->allow_waits = w;
+    if (!uv_is_active((uv_handle_t *)&b->allow_timer))
+        uv_timer_start(&b->allow_timer, on_allow_timer, 250, 250);
+    /* A hop that is down reads the file when it comes back (its `up` ends the wait). */
+    if (h->up && h->pid > 0)
+        kill((pid_t)h->pid, SIGHUP);
+    return 0;
+}
+
+static void on_allow_applied(struct bottle *b, int rc, const char *msg, void *arg)
+{
+    char *id = arg;
+    supervise_allow_done(b->supervise, id, rc == 0, msg);
+    free(id);
+}
+
+static int on_supervise_allow(void *data, const char *host, bool save, const char *call_id,
+                              char **err)
+{
+    struct bottle *b = data;
+    char *id = xstrdup(call_id);
+    int rc = bottle_allow_host(b, host, save, on_allow_applied, id, err);
+    if (rc != 0)
+        free(id);
+    return rc;
+}
+
 /* The supervise server first (synchronous), then the git gate when the
  * manifest names repositories (asynchronous: it ends the step). */
 static void step_gate(struct bottle *b)
@@ -184,7 +317,8 @@ static void step_gate(struct bottle *b)
         char *host = b->be->supervise_listen(b, &port);
         const char *t = getenv("BOTTLE_SUPERVISE_TIMEOUT_MS");
         uint64_t timeout = t && atol(t) > 0 ? (uint64_t)atol(t) : 600000;
-        struct supervise_hooks hooks = {.data = b, .emit = on_supervise_event};
+        struct supervise_hooks hooks = {
+            .data = b, .emit = on_supervise_event, .allow_host = on_supervise_allow};
         int rc = supervise_start(b->loop, b->name, host, port, timeout, &hooks, &b->supervise);
         if (rc != 0) {
             char *d = xasprintf("cannot start the supervise server on %s:%d: %s", host, port,
@@ -264,6 +398,14 @@ static void on_hop_line(struct proc *p, int stream, const char *line, size_t len
     if (stream == 2) {
         snprintf(h->last_err, sizeof h->last_err, "%s", line);
         bottle_emit(b, event_output(b->name, "proxies", "stderr", line));
+        if (b->allow_waits && strcmp(h->name, "pipelock") == 0) {
+            if (strstr(line, ": config reloaded from "))
+                allow_finish_all(b, 0, NULL);
+            else if (strstr(line, ": reload failed"))
+                allow_finish_all(b, -1,
+                                 "pipelock refused the new config (its reasons are in "
+                                 "the proxies output)");
+        }
         return;
     }
     const char *err;
@@ -293,6 +435,8 @@ static void on_hop_line(struct proc *p, int stream, const char *line, size_t len
         if (restarted) {
             cJSON_Delete(ev);
             hop_report(h, "restarted");
+            if (b->allow_waits && strcmp(h->name, "pipelock") == 0)
+                allow_finish_all(b, 0, NULL);
             return;
         }
         bottle_emit(b, ev);
@@ -374,6 +518,10 @@ static void hop_spawn(struct bottle_hop *h)
         argv[n++] = "--parent";
         argv[n++] = parent->listen;
     }
+    if (strcmp(h->name, "pipelock") == 0) {
+        argv[n++] = "--allow-file";
+        argv[n++] = b->allow_file;
+    }
     argv[n] = NULL;
     if (!h->ever_up)
         bottle_emit(b, event_cmd(b->name, "proxies", argv));
@@ -410,15 +558,67 @@ static void hops_start(struct bottle *b)
 
 #define AGENT_KILL_GRACE_MS 3000
 
+/* An agent that floods its terminal must not flood the event stream: past
+ * AGENT_LINES_BURST lines at AGENT_LINES_PER_S, lines are counted, not sent,
+ * and a note says how many (the transcript keeps them all). */
+#define AGENT_LINES_PER_S 2000
+#define AGENT_LINES_BURST 4000
+
+static void agent_lines_note(struct bottle *b)
+{
+    if (!b->agent_lines_dropped)
+        return;
+    char *note =
+        xasprintf("[bottle: %llu lines of agent output not shown; the transcript has them]",
+                  (unsigned long long)b->agent_lines_dropped);
+    bottle_emit(b, event_output(b->name, "agent", "stdout", note));
+    free(note);
+    b->agent_lines_dropped = 0;
+}
+
 static void on_agent_line(struct proc *p, int stream, const char *line, size_t len)
 {
     struct bottle *b = p->data;
-    if (b->transcript_fd >= 0 &&
-        (write(b->transcript_fd, line, len) < 0 || write(b->transcript_fd, "\n", 1) < 0)) {
+    (void)len;
+    uint64_t now = time_mono_ms();
+    if (now - b->agent_lines_t >= 1000) {
+        agent_lines_note(b);
+        uint64_t refill = (now - b->agent_lines_t) * AGENT_LINES_PER_S / 1000;
+        b->agent_lines_budget = b->agent_lines_budget + refill > AGENT_LINES_BURST
+                                    ? AGENT_LINES_BURST
+                                    : b->agent_lines_budget + refill;
+        b->agent_lines_t = now;
+    }
+    if (b->agent_lines_budget == 0) {
+        b->agent_lines_dropped++;
+        return;
+    }
+    b->agent_lines_budget--;
+    bottle_emit(b, event_output(b->name, "agent", stream == 1 ? "stdout" : "stderr", line));
+}
+
+/* The agent's terminal output as it came: the transcript, and whoever is attached. */
+static void on_agent_raw(struct proc *p, const char *data, size_t len)
+{
+    struct bottle *b = p->data;
+    if (b->transcript_fd >= 0 && write(b->transcript_fd, data, len) != (ssize_t)len) {
         close(b->transcript_fd);
         b->transcript_fd = -1;
     }
-    bottle_emit(b, event_output(b->name, "agent", stream == 1 ? "stdout" : "stderr", line));
+    if (b->on_agent_raw)
+        b->on_agent_raw(b, data, len);
+}
+
+int bottle_agent_input(struct bottle *b, const char *data, size_t len)
+{
+    return b->agent ? proc_write(b->agent, data, len) : -EPIPE;
+}
+
+int bottle_agent_resize(struct bottle *b, unsigned short rows, unsigned short cols)
+{
+    b->agent_rows = rows;
+    b->agent_cols = cols;
+    return b->agent ? proc_resize(b->agent, rows, cols) : -EPIPE;
 }
 
 /* The agent is gone and its timer closed: the teardown goes on, or the
@@ -442,6 +642,7 @@ static void on_agent_done(struct proc *p, int64_t status, int sig)
     b->agent = NULL;
     b->agent_exited = true;
     b->agent_status = sig ? 128 + sig : (int)status;
+    agent_lines_note(b);
     if (b->transcript_fd >= 0) {
         close(b->transcript_fd);
         b->transcript_fd = -1;
@@ -456,8 +657,18 @@ int bottle_agent_spawn(struct bottle *b, const char *const *argv)
     b->transcript_fd = open(tpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     free(tpath);
     bottle_emit(b, event_cmd(b->name, "agent", argv));
-    struct proc_opts o = {
-        .argv = argv, .on_line = on_agent_line, .on_done = on_agent_done, .data = b};
+    b->agent_lines_budget = AGENT_LINES_BURST;
+    b->agent_lines_t = time_mono_ms();
+    b->agent_lines_dropped = 0;
+    /* The agent gets a terminal of its own, as in an operator's shell. */
+    struct proc_opts o = {.argv = argv,
+                          .on_line = on_agent_line,
+                          .on_done = on_agent_done,
+                          .on_raw = on_agent_raw,
+                          .data = b,
+                          .pty = true,
+                          .rows = b->agent_rows ? b->agent_rows : 40,
+                          .cols = b->agent_cols ? b->agent_cols : 120};
     int rc = proc_spawn(b->loop, &o, &b->agent);
     if (rc != 0) {
         b->agent = NULL;
@@ -616,14 +827,16 @@ static void teardown_begin(struct bottle *b)
     }
     if (b->teardown_phase == 2) {
         b->teardown_phase = 3;
+        allow_finish_all(b, -1, "the bottle stopped");
         supervise_close(b->supervise);
         b->supervise = NULL;
         for (size_t i = 0; i < b->nrelays; i++)
             relay_close(b->relays[i]);
         b->nrelays = 0;
         rm_rf(b->run_dir);
-        b->teardown_pending = 1 + (int)b->nhops;
+        b->teardown_pending = 2 + (int)b->nhops;
         uv_close((uv_handle_t *)&b->kill_timer, on_timer_closed);
+        uv_close((uv_handle_t *)&b->allow_timer, on_timer_closed);
         for (size_t i = 0; i < b->nhops; i++) {
             b->hops[i].restart_timer.data = b;
             uv_close((uv_handle_t *)&b->hops[i].restart_timer, on_timer_closed);
@@ -636,10 +849,18 @@ void bottle_stop(struct bottle *b)
     if (!b->launched || b->finished || b->stop_requested)
         return;
     b->stop_requested = true;
-    /* A step in flight finishes first (its processes are ours to reap);
-     * bottle_step_done then starts the teardown. */
-    if (!b->step_running)
+    /* A step in flight ends first: its commands get SIGTERM (they are ours
+     * to reap), no new one starts, and bottle_step_done starts the teardown. */
+    if (!b->step_running) {
         teardown_begin(b);
+        return;
+    }
+    for (size_t i = 0; i < b->nstep_procs; i++)
+        proc_kill(b->step_procs[i], SIGTERM);
+    /* The proxies step waits for a hop to listen: that hop goes too. */
+    for (size_t i = 0; i < b->nhops; i++)
+        if (b->hops[i].waiting_step && b->hops[i].proc)
+            proc_kill(b->hops[i].proc, SIGTERM);
 }
 
 /* ---- life cycle ---------------------------------------------------------------- */
@@ -669,6 +890,7 @@ struct bottle *bottle_new(uv_loop_t *loop, struct manifest *m, const char *proxy
     b->plan = plan_build(m);
     b->state_dir = xstrdup(b->plan->state_dir);
     b->run_dir = xasprintf("%s/run", b->state_dir);
+    b->allow_file = xasprintf("%s/allow", b->run_dir);
     b->self_bin = xstrdup(self_bin);
     char abs[PATH_MAX];
     b->config_path = xstrdup(realpath(m->file, abs) ? abs : m->file);
@@ -701,6 +923,8 @@ void bottle_launch(struct bottle *b)
     b->launched = true;
     uv_timer_init(b->loop, &b->kill_timer);
     b->kill_timer.data = b;
+    uv_timer_init(b->loop, &b->allow_timer);
+    b->allow_timer.data = b;
     for (size_t i = 0; i < b->nhops; i++) {
         uv_timer_init(b->loop, &b->hops[i].restart_timer);
         b->hops[i].restart_timer.data = &b->hops[i];
@@ -739,6 +963,7 @@ void bottle_free(struct bottle *b)
     manifest_free(b->m);
     free(b->state_dir);
     free(b->run_dir);
+    free(b->allow_file);
     free(b->proxy_bin);
     free(b->self_bin);
     free(b->config_path);

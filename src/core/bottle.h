@@ -52,6 +52,7 @@ struct bottle_hop {
 };
 
 struct backend_ops;
+struct allow_wait;
 
 struct bottle {
     void *data; /* the caller's */
@@ -75,6 +76,8 @@ struct bottle {
     size_t step; /* index into plan->steps */
     uint64_t step_t0;
     bool step_running;
+    struct proc *step_procs[8]; /* the step's commands still running */
+    size_t nstep_procs;
 
     struct bottle_hop hops[2];
     size_t nhops;
@@ -88,6 +91,10 @@ struct bottle {
     int agent_status;
     bool agent_exited;
     int transcript_fd;
+    unsigned short agent_rows, agent_cols;                           /* its terminal's size */
+    uint64_t agent_lines_t, agent_lines_budget, agent_lines_dropped; /* output rate limit */
+    /* The agent's raw terminal output, for an attached operator (may be NULL). */
+    void (*on_agent_raw)(struct bottle *b, const char *data, size_t len);
     uv_timer_t agent_timer; /* SIGKILL after the grace period */
     bool agent_timer_open;
     void (*agent_stop_cb)(struct bottle *b);
@@ -95,6 +102,10 @@ struct bottle {
     char *fail_step;
     char *fail_msg;
     char *fingerprint; /* SHA-256 of the CA the agent trusts, "AB:CD:..." */
+
+    char *allow_file; /* run_dir/allow: hosts the operator allowed for this run */
+    struct allow_wait *allow_waits;
+    uv_timer_t allow_timer;
 
     bool launched, stop_requested, tearing_down, finished;
     int teardown_pending;
@@ -116,6 +127,16 @@ void bottle_stop(struct bottle *b);
 /* Free a bottle whose on_done has run (or that never launched). */
 void bottle_free(struct bottle *b);
 
+/* Allow HOST (a pipelock host pattern) on the running bottle: it joins the
+ * run's allow file, which pipelock reads with --allow-file, and with SAVE
+ * also the manifest's pipelock.allow; pipelock reloads. CB (may be NULL)
+ * runs once pipelock took the new list (RC 0) or did not (RC -1, MSG says
+ * why), within a few seconds. Returns 0 when under way, or -1 with *ERR
+ * (new string) when nothing was changed. */
+typedef void (*bottle_allow_cb)(struct bottle *b, int rc, const char *msg, void *arg);
+int bottle_allow_host(struct bottle *b, const char *host, bool save, bottle_allow_cb cb, void *arg,
+                      char **err);
+
 /* ---- for backends and provisioning steps ---------------------------------- */
 
 /* Emit an event (takes EV): log it, hand it to on_event, free it. */
@@ -135,6 +156,10 @@ int bottle_run(struct bottle *b, const char *const *argv, const char *stdin_data
  * events and the state dir's transcript; its exit ends the bottle) and end
  * the step. Returns 0, or fails the step and returns a negative error. */
 int bottle_agent_spawn(struct bottle *b, const char *const *argv);
+/* The agent runs under a pty the bottle owns: type into it, resize it.
+ * Return 0 or a negative error (no agent running). */
+int bottle_agent_input(struct bottle *b, const char *data, size_t len);
+int bottle_agent_resize(struct bottle *b, unsigned short rows, unsigned short cols);
 /* Teardown: SIGTERM the agent (SIGKILL after a grace period); CB runs once
  * it is gone, at once when there is none. */
 void bottle_agent_stop(struct bottle *b, void (*cb)(struct bottle *b));

@@ -226,7 +226,7 @@ static bool valid_hostname(const char *s)
 }
 
 /* An allow/deny pattern: "*", "*.name" or a name. */
-static bool valid_host_pattern(const char *s)
+bool manifest_host_pattern_ok(const char *s)
 {
     if (strcmp(s, "*") == 0)
         return true;
@@ -565,7 +565,7 @@ static void on_pipelock(struct ld *ld, const char *key, yaml_node_t *k, yaml_nod
         char where[32];
         snprintf(where, sizeof where, "pipelock.%s", key);
         size_t before = sv->n;
-        get_strv(ld, where, v, sv, valid_host_pattern, "a host pattern (name, *.name or *)");
+        get_strv(ld, where, v, sv, manifest_host_pattern_ok, "a host pattern (name, *.name or *)");
         for (size_t i = before; i < sv->n; i++)
             lower(sv->v[i]);
     } else if (strcmp(key, "dlp") == 0) {

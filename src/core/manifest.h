@@ -110,6 +110,14 @@ struct manifest *manifest_load_buffer(const char *file_label, const char *data, 
                                       struct diag_list *diags);
 void manifest_free(struct manifest *m);
 
+/* Is S an allow/deny host pattern: "*", "*.name" or a DNS name? */
+bool manifest_host_pattern_ok(const char *s);
+/* Add HOST to pipelock.allow in the manifest file PATH, editing its text in
+ * place (comments and layout kept; the key is created when missing). The
+ * edited text must still load; it replaces the file atomically. Returns 0,
+ * or -1 with *ERR (new string) saying why the file was left as it was. */
+int manifest_add_allow(const char *path, const char *host, char **err);
+
 const char *backend_kind_name(enum backend_kind k);
 const char *pipelock_mode_name(enum pipelock_mode m);
 

@@ -29,6 +29,13 @@ struct proc_opts {
     proc_line_cb on_line;
     proc_done_cb on_done;
     void *data;
+    /* Run under a new pseudo-terminal (its controlling terminal, in a new
+     * session) of ROWS x COLS: stdin, stdout and stderr are the pty; output
+     * arrives as stream 1, with terminal escapes removed from the lines and
+     * raw through ON_RAW; proc_write types into it. STDIN_DATA is ignored. */
+    bool pty;
+    unsigned short rows, cols;
+    void (*on_raw)(struct proc *p, const char *data, size_t len);
 };
 
 struct proc {
@@ -47,6 +54,10 @@ struct proc {
     proc_line_cb on_line;
     proc_done_cb on_done;
     char *stdin_copy;
+    int master; /* the pty's master side, or -1 */
+    int esc;    /* pty: where in a terminal escape sequence the output is */
+    bool cr;    /* pty: a '\r' not yet followed by '\n' */
+    void (*on_raw)(struct proc *p, const char *data, size_t len);
 };
 
 /* Spawn. Returns 0 and sets *OUT, or a negative libuv error (nothing left
@@ -55,5 +66,17 @@ int proc_spawn(uv_loop_t *loop, const struct proc_opts *o, struct proc **out);
 /* Send SIG to the child (no-op once it has exited). */
 int proc_kill(struct proc *p, int sig);
 pid_t proc_pid(const struct proc *p);
+/* A pty child: type DATA into its terminal (copied). Returns 0 or a negative error. */
+int proc_write(struct proc *p, const char *data, size_t len);
+/* A pty child: its terminal's new size (the child gets SIGWINCH). */
+int proc_resize(struct proc *p, unsigned short rows, unsigned short cols);
+
+/* Run ARGV (in CWD, NULL: ours) to its end and hand CB the exit status
+ * (128+signal when killed) and its stdout and stderr interleaved as lines
+ * (bounded to MAX bytes; the rest is dropped). Returns 0, or a negative libuv
+ * error (then CB never runs). */
+typedef void (*proc_collect_cb)(void *arg, int status, const char *output);
+int proc_collect(uv_loop_t *loop, const char *const *argv, const char *cwd, size_t max,
+                 proc_collect_cb cb, void *arg);
 
 #endif

@@ -1,4 +1,5 @@
-/* supervise: the MCP server (Streamable HTTP, JSON-RPC 2.0) through which a bottle's agent reaches its operator. */
+/* supervise: the MCP server (Streamable HTTP, JSON-RPC 2.0) through which a bottle's agent reaches
+ * its operator. */
 #include "gate/supervise.h"
 
 #include <arpa/inet.h>
@@ -38,6 +39,8 @@ struct pending {
     char *host;
     struct sconn *c;
     uint64_t deadline;
+    bool applying; /* approved; waiting for the allowlist change */
+    bool save;
     struct pending *next;
 };
 
@@ -218,9 +221,10 @@ static cJSON *handle_one(struct supervise *s, const cJSON *req, bool *pending, v
         return rpc_error(id, -32602, "invalid params: unknown tool");
     const char *q = arg_str(args, strcmp(tn, "ask_operator") == 0 ? "question" : "host");
     if (!q)
-        return rpc_error(id, -32602, strcmp(tn, "ask_operator") == 0
-                                         ? "invalid params: ask_operator wants 'question'"
-                                         : "invalid params: request_egress wants 'host'");
+        return rpc_error(id, -32602,
+                         strcmp(tn, "ask_operator") == 0
+                             ? "invalid params: ask_operator wants 'question'"
+                             : "invalid params: request_egress wants 'host'");
     if (strcmp(tn, "request_egress") == 0 && !valid_host(q))
         return rpc_error(id, -32602, "invalid params: 'host' is not a host name");
     if (batched || !conn)
@@ -249,8 +253,7 @@ static cJSON *handle_one(struct supervise *s, const cJSON *req, bool *pending, v
     return NULL;
 }
 
-char *supervise_handle(struct supervise *s, const char *body, size_t len, bool *pending,
-                       void *conn)
+char *supervise_handle(struct supervise *s, const char *body, size_t len, bool *pending, void *conn)
 {
     *pending = false;
     cJSON *req = cJSON_ParseWithLength(body, len);
@@ -371,10 +374,10 @@ static void respond(struct sconn *c, int status, const char *reason, const char 
 {
     size_t blen = body ? strlen(body) : 0;
     bool close_after = !c->keep_alive || status >= 400;
-    char *msg = xasprintf("HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n%s%s%s%s%s\r\n%s", status,
-                          reason, blen, ctype ? "Content-Type: " : "", ctype ? ctype : "",
-                          ctype ? "\r\n" : "", extra ? extra : "",
-                          close_after ? "Connection: close\r\n" : "", body ? body : "");
+    char *msg =
+        xasprintf("HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n%s%s%s%s%s\r\n%s", status, reason, blen,
+                  ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "",
+                  extra ? extra : "", close_after ? "Connection: close\r\n" : "", body ? body : "");
     struct wreq *q = xcalloc(1, sizeof *q);
     q->data = msg;
     q->c = c;
@@ -530,11 +533,12 @@ static void on_connection(uv_stream_t *server, int status)
 
 /* ---- the operator's side ----------------------------------------------------------- */
 
-static struct pending *take(struct supervise *s, const char *id, const char *tool)
+static struct pending *take(struct supervise *s, const char *id, const char *tool, bool applying)
 {
     for (struct pending **pp = &s->pend; *pp; pp = &(*pp)->next) {
         struct pending *p = *pp;
-        if (strcmp(p->call_id, id) == 0 && (!tool || strcmp(p->tool, tool) == 0)) {
+        if (strcmp(p->call_id, id) == 0 && (!tool || strcmp(p->tool, tool) == 0) &&
+            p->applying == applying) {
             *pp = p->next;
             return p;
         }
@@ -561,7 +565,7 @@ static void finish(struct pending *p, cJSON *result)
 
 int supervise_answer(struct supervise *s, const char *id, const char *answer)
 {
-    struct pending *p = take(s, id, "ask_operator");
+    struct pending *p = take(s, id, "ask_operator", false);
     if (!p)
         return -1;
     emit(s, p->tool, p->call_id, "answered", answer);
@@ -569,22 +573,58 @@ int supervise_answer(struct supervise *s, const char *id, const char *answer)
     return 0;
 }
 
-int supervise_decide(struct supervise *s, const char *id, bool approve)
+int supervise_decide(struct supervise *s, const char *id, bool approve, bool save)
 {
-    struct pending *p = take(s, id, "request_egress");
+    struct pending *p = take(s, id, "request_egress", false);
     if (!p)
         return -1;
-    if (approve && (!s->hooks.allow_host || s->hooks.allow_host(s->hooks.data, p->host) != 0)) {
-        emit(s, p->tool, p->call_id, "failed", p->host);
-        finish(p, text_result("approved, but the allowlist could not be updated", true));
+    if (!approve) {
+        char *text = xasprintf("denied: the operator did not allow %s", p->host);
+        emit(s, p->tool, p->call_id, "denied", p->host);
+        finish(p, text_result(text, true));
+        free(text);
         return 0;
     }
-    char *text = approve ? xasprintf("approved: %s is allowed for this run", p->host)
-                         : xasprintf("denied: the operator did not allow %s", p->host);
-    emit(s, p->tool, p->call_id, approve ? "approved" : "denied", p->host);
-    finish(p, text_result(text, !approve));
-    free(text);
+    char *err = NULL;
+    if (!s->hooks.allow_host ||
+        s->hooks.allow_host(s->hooks.data, p->host, save, p->call_id, &err) != 0) {
+        char *why = xasprintf("%s: %s", p->host, err ? err : "no allowlist to change");
+        emit(s, p->tool, p->call_id, "failed", why);
+        free(why);
+        char *text = xasprintf("approved, but the allowlist could not be updated: %s",
+                               err ? err : "no allowlist to change");
+        finish(p, text_result(text, true));
+        free(text);
+        free(err);
+        return 0;
+    }
+    /* Back in the list until the allowlist change lands. */
+    p->applying = true;
+    p->save = save;
+    p->next = s->pend;
+    s->pend = p;
     return 0;
+}
+
+void supervise_allow_done(struct supervise *s, const char *call_id, bool ok, const char *why)
+{
+    struct pending *p = s ? take(s, call_id, "request_egress", true) : NULL;
+    if (!p)
+        return;
+    char *text;
+    if (ok) {
+        text = xasprintf("approved: %s is allowed %s", p->host,
+                         p->save ? "from now on (saved to the manifest)" : "for this run");
+        emit(s, p->tool, p->call_id, "approved", p->host);
+    } else {
+        text = xasprintf("approved, but the allowlist could not be updated: %s",
+                         why ? why : "unknown error");
+        char *sum = xasprintf("%s: %s", p->host, why ? why : "unknown error");
+        emit(s, p->tool, p->call_id, "failed", sum);
+        free(sum);
+    }
+    finish(p, text_result(text, !ok));
+    free(text);
 }
 
 static void on_tick(uv_timer_t *t)
@@ -593,7 +633,7 @@ static void on_tick(uv_timer_t *t)
     uint64_t now = time_mono_ms();
     for (struct pending **pp = &s->pend; *pp;) {
         struct pending *p = *pp;
-        if (p->deadline > now) {
+        if (p->applying || p->deadline > now) {
             pp = &p->next;
             continue;
         }

@@ -16,9 +16,11 @@ struct supervise_hooks {
     void *data;
     /* Takes EV (a `supervise` event). */
     void (*emit)(void *data, cJSON *ev);
-    /* The operator approved HOST for this run: add it to the live allowlist.
-     * Returns 0, or -1 when it could not be applied. */
-    int (*allow_host)(void *data, const char *host);
+    /* The operator approved HOST (SAVE: also into the manifest): add it to
+     * the live allowlist. Returns 0 when that is under way, and the owner
+     * then calls supervise_allow_done with CALL_ID once it took effect or
+     * failed; -1 (with *ERR, a new string) when it cannot start. */
+    int (*allow_host)(void *data, const char *host, bool save, const char *call_id, char **err);
 };
 
 /* Listen on HOST:PORT (PORT 0: pick one; supervise_port tells). BOTTLE
@@ -32,7 +34,10 @@ int supervise_port(const struct supervise *s);
  * request_egress. ID is the call id from the event. Returns 0, or -1 when no
  * such call is pending. */
 int supervise_answer(struct supervise *s, const char *id, const char *answer);
-int supervise_decide(struct supervise *s, const char *id, bool approve);
+int supervise_decide(struct supervise *s, const char *id, bool approve, bool save);
+/* The allowlist change for an approved request_egress took effect (OK) or
+ * not (WHY says why): the agent gets its answer now. */
+void supervise_allow_done(struct supervise *s, const char *call_id, bool ok, const char *why);
 /* Close the listener and every connection (pending calls get an error);
  * memory goes in the last close callback. */
 void supervise_close(struct supervise *s);

@@ -1,4 +1,5 @@
 /* bottle-proxy: the command line of one proxy hop (egress or pipelock) and of its CA. */
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +14,7 @@ static const char usage[] =
     "usage: bottle-proxy egress   --listen ADDR:PORT --ca-dir DIR --config MANIFEST\n"
     "                             [--parent HOST:PORT] [--bottle NAME]\n"
     "       bottle-proxy pipelock --listen ADDR:PORT --ca-dir DIR --config MANIFEST\n"
-    "                             [--bottle NAME]\n"
+    "                             [--allow-file FILE] [--bottle NAME]\n"
     "       bottle-proxy ca init DIR\n"
     "       bottle-proxy --help\n"
     "\n"
@@ -31,13 +32,19 @@ static const char usage[] =
     "  --ca-dir DIR              the hop CA (created when missing; key mode 0600)\n"
     "  --config MANIFEST         the bottle manifest (egress:, pipelock:, upstream:)\n"
     "  --parent HOST:PORT        egress: the pipelock to forward to\n"
+    "  --allow-file FILE         pipelock: more pipelock.allow hosts, one per line, with the\n"
+    "                            manifest's host syntax (name, *.name or *); blank lines and\n"
+    "                            '#' comments are ignored. A missing file adds none. Read at\n"
+    "                            start and again on SIGHUP with the manifest; a bad line\n"
+    "                            keeps the previous config (the reason goes to stderr)\n"
     "  --bottle NAME             the bottle named in events (default: the manifest's name)\n"
     "  --header-timeout-ms MS    time allowed for a request head (default 30000)\n"
     "  --idle-timeout-ms MS      close connections idle in both directions (default 300000)\n"
     "  --connect-timeout-ms MS   upstream resolve + connect + TLS handshake (default 30000)\n"
     "\n"
     "stdout: one JSON event per line (hop, request). stderr: errors.\n"
-    "SIGHUP reloads the manifest (a bad one keeps the old); SIGTERM drains and exits.\n";
+    "SIGHUP reloads the manifest and the allow file (a bad one keeps the old config);\n"
+    "SIGTERM drains and exits.\n";
 
 static int ca_init(const char *dir)
 {
@@ -106,6 +113,8 @@ int main(int argc, char **argv)
             slot = &opt.config;
         else if (strcmp(a, "--parent") == 0 && opt.role == PROXY_EGRESS)
             slot = &opt.parent;
+        else if (strcmp(a, "--allow-file") == 0 && opt.role == PROXY_PIPELOCK)
+            slot = &opt.allow_file;
         else if (strcmp(a, "--bottle") == 0)
             slot = &opt.bottle;
         else if (strcmp(a, "--header-timeout-ms") == 0)
@@ -142,6 +151,9 @@ int main(int argc, char **argv)
     struct proxy_hop hop;
     if (proxy_hop_start(&hop, loop, &opt) != 0)
         return 1;
+    /* Start-up (manifest, YAML, DLP compilation) leaves freed heap behind;
+     * hand it back so an idle hop stays small. */
+    malloc_trim(0);
     uv_run(loop, UV_RUN_DEFAULT);
     proxy_hop_free(&hop);
     uv_loop_close(loop);

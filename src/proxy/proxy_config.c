@@ -1,6 +1,8 @@
 /* proxy_config: one loaded hop config (manifest, upstream trust, tokens, DLP), ref-counted. */
 #include "proxy/proxy_config.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,7 +26,58 @@ static void diags_to(struct buf *errors, const struct diag_list *d)
     }
 }
 
-struct proxy_config *proxy_config_load(enum proxy_role role, const char *path, struct buf *errors)
+#define ALLOW_FILE_MAX (4 * 1024 * 1024)
+
+/* Add the hosts of ALLOW_FILE to M's pipelock.allow, validated like the
+ * manifest's own entries. Returns 0, or -1 with every bad line in ERRORS. */
+static int load_allow_file(struct manifest *m, const char *allow_file, struct buf *errors)
+{
+    size_t len = 0;
+    char *text = file_read_all(allow_file, ALLOW_FILE_MAX, &len);
+    if (!text) {
+        if (errno == ENOENT)
+            return 0; /* no file yet: no extra hosts */
+        buf_appendf(errors, "%s: cannot read the allow file: %s\n", allow_file, strerror(errno));
+        return -1;
+    }
+    if (memchr(text, 0, len)) {
+        buf_appendf(errors, "%s: the allow file holds a NUL byte\n", allow_file);
+        free(text);
+        return -1;
+    }
+    int rc = 0, lineno = 0;
+    for (char *line = text, *next; line; line = next) {
+        lineno++;
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = 0;
+        char *hash = strchr(line, '#');
+        if (hash)
+            *hash = 0;
+        while (*line == ' ' || *line == '\t')
+            line++;
+        size_t n = strlen(line);
+        while (n && (line[n - 1] == ' ' || line[n - 1] == '\t' || line[n - 1] == '\r'))
+            line[--n] = 0;
+        if (n == 0)
+            continue;
+        for (char *p = line; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        if (!manifest_host_pattern_ok(line)) {
+            buf_appendf(errors,
+                        "%s:%d: error: '%.200s' is not a host pattern (name, *.name or *)\n",
+                        allow_file, lineno, line);
+            rc = -1;
+            continue;
+        }
+        strv_push(&m->pipelock.allow, line);
+    }
+    free(text);
+    return rc;
+}
+
+struct proxy_config *proxy_config_load(enum proxy_role role, const char *path,
+                                       const char *allow_file, struct buf *errors)
 {
     struct diag_list diags = {0};
     struct proxy_config *c = xcalloc(1, sizeof *c);
@@ -37,12 +90,8 @@ struct proxy_config *proxy_config_load(enum proxy_role role, const char *path, s
             buf_appendf(errors, "%s: cannot load the manifest\n", path);
         goto error;
     }
-    char err[256];
-    c->client_ctx = proxy_tls_client_ctx(c->m->upstream.ca_file, err, sizeof err);
-    if (!c->client_ctx) {
-        buf_appendf(errors, "%s: %s\n", path, err);
+    if (role == PROXY_PIPELOCK && allow_file && load_allow_file(c->m, allow_file, errors) != 0)
         goto error;
-    }
     if (role == PROXY_EGRESS) {
         if (proxy_egress_load_tokens(c->m, &c->tokens, &c->ntokens, errors) != 0)
             goto error;
@@ -68,6 +117,13 @@ error:
     diag_free(&diags);
     proxy_config_unref(c);
     return NULL;
+}
+
+SSL_CTX *proxy_config_client_ctx(struct proxy_config *c, char *err, size_t errcap)
+{
+    if (!c->client_ctx)
+        c->client_ctx = proxy_tls_client_ctx(c->m->upstream.ca_file, err, errcap);
+    return c->client_ctx;
 }
 
 struct proxy_config *proxy_config_ref(struct proxy_config *c)

@@ -132,7 +132,7 @@ static void req_log(struct proxy_conn *c)
         .rule = r->verdict.rule[0] ? r->verdict.rule : NULL,
         .auth = r->auth,
     };
-    proxy_hop_emit(c->hop, event_request(c->hop->bottle, &ev));
+    proxy_hop_emit_request(c->hop, &ev);
 }
 
 /* ---- answers from the hop itself ---------------------------------------- */
@@ -393,10 +393,12 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     }
     struct proxy_tls *tls = NULL;
     if (up->tls_host) {
-        tls = proxy_tls_new_client(c->cfg->client_ctx, up->tls_host);
+        char err[256] = "cannot set up TLS";
+        SSL_CTX *ctx = proxy_config_client_ctx(c->cfg, err, sizeof err);
+        tls = ctx ? proxy_tls_new_client(ctx, up->tls_host) : NULL;
         if (!tls) {
             uv_freeaddrinfo(res);
-            up_failed(up, "cannot set up TLS");
+            up_failed(up, err);
             return;
         }
     }
@@ -776,8 +778,8 @@ static void connect_established(struct proxy_conn *c)
         return;
     }
     X509 *leaf = proxy_ca_leaf(&hop->ca, c->connect_host);
-    struct proxy_tls *tls =
-        leaf ? proxy_tls_new_server(hop->server_ctx, leaf, hop->ca.leaf_key) : NULL;
+    SSL_CTX *ctx = leaf ? proxy_hop_server_ctx(hop) : NULL;
+    struct proxy_tls *tls = ctx ? proxy_tls_new_server(ctx, leaf, hop->ca.leaf_key) : NULL;
     if (!tls) {
         conn_fail(c, 502, "tls error", "bottle: cannot mint a certificate for this host");
         return;

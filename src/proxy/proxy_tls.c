@@ -2,6 +2,8 @@
 #include "proxy/proxy_tls.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -68,6 +70,8 @@ error:
     return NULL;
 }
 
+static void load_bundle_once(SSL_CTX *ctx);
+
 static bool is_ip_literal(const char *host)
 {
     unsigned char b[16];
@@ -76,6 +80,7 @@ static bool is_ip_literal(const char *host)
 
 struct proxy_tls *proxy_tls_new_client(SSL_CTX *ctx, const char *host)
 {
+    load_bundle_once(ctx);
     struct proxy_tls *t = tls_new(ctx);
     if (!t)
         return NULL;
@@ -311,6 +316,56 @@ SSL_CTX *proxy_tls_server_ctx(const char **err)
     return ctx;
 }
 
+/* Does DIR hold an OpenSSL hashed certificate directory (HASH.0 entries)? */
+static bool hashed_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return false;
+    bool found = false;
+    struct dirent *de;
+    while (!found && (de = readdir(d))) {
+        size_t n = strlen(de->d_name);
+        found = n == 10 && de->d_name[8] == '.' && strspn(de->d_name, "0123456789abcdef") == 8;
+    }
+    closedir(d);
+    return found;
+}
+
+/* The system trust store. The bundle file is parsed whole (~1 MiB of
+ * roots per config, most never used), so it is loaded at the first upstream
+ * handshake rather than at start; the hashed directory is looked up lazily
+ * by OpenSSL itself, one root when a chain needs it. The bundle is used when
+ * SSL_CERT_FILE names one (as OpenSSL's default paths do) or when there is
+ * no hashed directory. An idle hop thus holds no roots. */
+static int bundle_idx = -1; /* SSL_CTX ex-data: the bundle is still to load */
+
+static int load_system_trust(SSL_CTX *ctx)
+{
+    const char *dir_env = getenv(X509_get_default_cert_dir_env());
+    const char *file_env = getenv(X509_get_default_cert_file_env());
+    bool use_dir = (dir_env && *dir_env) || hashed_dir(X509_get_default_cert_dir());
+    if (use_dir && SSL_CTX_set_default_verify_dir(ctx) != 1)
+        return -1;
+    if ((file_env && *file_env) || !use_dir) {
+        if (bundle_idx < 0)
+            bundle_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+        if (bundle_idx < 0 || SSL_CTX_set_ex_data(ctx, bundle_idx, ctx) != 1)
+            return -1;
+    }
+    return 0;
+}
+
+static void load_bundle_once(SSL_CTX *ctx)
+{
+    if (bundle_idx < 0 || !SSL_CTX_get_ex_data(ctx, bundle_idx))
+        return;
+    SSL_CTX_set_ex_data(ctx, bundle_idx, NULL);
+    /* A missing bundle is not an error, as with the default paths. */
+    SSL_CTX_set_default_verify_file(ctx);
+    ERR_clear_error();
+}
+
 SSL_CTX *proxy_tls_client_ctx(const char *ca_file, char *err, size_t errcap)
 {
     static const unsigned char alpn[] = "\x08http/1.1";
@@ -322,7 +377,7 @@ SSL_CTX *proxy_tls_client_ctx(const char *ca_file, char *err, size_t errcap)
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-    if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+    if (load_system_trust(ctx) != 0) {
         snprintf(err, errcap, "cannot load the system trust store");
         goto error;
     }

@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/bottle.h"
@@ -38,7 +40,8 @@ static const char usage[] =
     "down. Exit status: the agent's, or 1 with the failed step named on stderr.\n"
     "  --json      the events as JSON lines (as kept in the state dir's events.jsonl)\n"
     "  --operator  read operator commands on stdin for the agent's supervise calls:\n"
-    "              'answer ID TEXT', 'approve ID', 'deny ID' (ID from the event)\n"
+    "              'answer ID TEXT', 'approve ID' (for this run), 'approve-save ID'\n"
+    "              (also into the manifest's pipelock.allow), 'deny ID' (ID from the event)\n"
     "\n"
     "dashboard: each manifest file named is launched; each directory named is\n"
     "scanned for *.yaml manifests, listed as stopped until launched (n). With no\n"
@@ -127,12 +130,14 @@ static void operator_command(struct up *u, char *line)
     if (cmd && id && u->b->supervise) {
         if (strcmp(cmd, "answer") == 0)
             rc = supervise_answer(u->b->supervise, id, rest);
-        else if (strcmp(cmd, "approve") == 0 || strcmp(cmd, "deny") == 0)
-            rc = supervise_decide(u->b->supervise, id, strcmp(cmd, "approve") == 0);
+        else if (strcmp(cmd, "approve") == 0 || strcmp(cmd, "deny") == 0 ||
+                 strcmp(cmd, "approve-save") == 0)
+            rc = supervise_decide(u->b->supervise, id, strcmp(cmd, "deny") != 0,
+                                  strcmp(cmd, "approve-save") == 0);
     }
     if (rc != 0)
         fprintf(stderr,
-                "bottle-tui: operator: cannot apply '%s %s' (want answer|approve|deny "
+                "bottle-tui: operator: cannot apply '%s %s' (want answer|approve|approve-save|deny "
                 "ID for a pending call)\n",
                 cmd ? cmd : "", id ? id : "");
 }
@@ -330,6 +335,8 @@ static int cmd_up(int argc, char **argv, const char *argv0)
         }
     }
     signal(SIGPIPE, SIG_IGN);
+    /* One event a line, as it happens, also into a pipe or a file. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     uv_signal_init(loop, &u.sigint);
     uv_signal_init(loop, &u.sigterm);
     u.sigint.data = u.sigterm.data = b;
@@ -350,17 +357,54 @@ static int cmd_up(int argc, char **argv, const char *argv0)
 
 /* ---- sandbox-init ------------------------------------------------------------------ */
 
+/* Inside the sandbox, before the agent: `claude mcp add` for the supervise
+ * server when claude is on PATH. Its output is the agent's; failure is not fatal. */
+static void register_mcp(const char *url)
+{
+    const char *path = getenv("PATH");
+    bool found = false;
+    char *copy = xstrdup(path ? path : "/usr/bin:/bin"), *save = NULL;
+    for (char *d = strtok_r(copy, ":", &save); d && !found; d = strtok_r(NULL, ":", &save)) {
+        char *p = xasprintf("%s/claude", d);
+        found = access(p, X_OK) == 0;
+        free(p);
+    }
+    free(copy);
+    if (!found)
+        return;
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDONLY);
+        if (null >= 0)
+            dup2(null, STDIN_FILENO);
+        execlp("claude", "claude", "mcp", "add", "--transport", "http", "supervise", url,
+               (char *)NULL);
+        _exit(127);
+    }
+    int st = 0;
+    if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        fprintf(stderr,
+                "sandbox-init: registering the supervise server with claude failed "
+                "(status %d); the agent goes on without it\n",
+                WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+}
+
 /* Runs inside the sandbox: starts the relays (a child process with its own
  * loop, killed with its parent), waits until they listen, then execs the
  * agent's command. Not for direct use. */
 static int cmd_sandbox_init(int argc, char **argv)
 {
     struct strv listens = {0}, targets = {0};
+    const char *mcp = NULL;
     int i = 1;
     for (; i < argc; i++) {
         if (strcmp(argv[i], "--") == 0) {
             i++;
             break;
+        }
+        if (strcmp(argv[i], "--mcp") == 0 && i + 1 < argc) {
+            mcp = argv[++i];
+            continue;
         }
         if (strcmp(argv[i], "--relay") == 0 && i + 1 < argc) {
             const char *eq = strchr(argv[++i], '=');
@@ -421,6 +465,8 @@ static int cmd_sandbox_init(int argc, char **argv)
     }
     strv_free(&listens);
     strv_free(&targets);
+    if (mcp)
+        register_mcp(mcp);
     execvp(argv[i], argv + i);
     fprintf(stderr, "sandbox-init: cannot run %s: %s\n", argv[i], strerror(errno));
     return 127;

@@ -1,7 +1,10 @@
-/* tui_app: the dashboard's runtime: bottles on the libuv loop, their events into the model, input and throttled redraw. */
+/* tui_app: the dashboard's runtime: bottles on the libuv loop, their events into the model, input
+ * and throttled redraw. */
 #include "tui/tui_app.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +16,7 @@
 
 #include "core/bottle.h"
 #include "core/diag.h"
+#include "core/event.h"
 #include "core/manifest.h"
 #include "core/plan.h"
 #include "core/util.h"
@@ -24,6 +28,8 @@
 #define FRAME_MS 33
 /* Quitting waits this long for bottles to tear down before leaving anyway. */
 #define QUIT_GRACE_MS 30000
+/* Feed reads land here; one read is at most this much work between key checks. */
+#define FEED_CHUNK 65536
 
 struct tui_app;
 
@@ -34,6 +40,14 @@ struct slot {
     struct bottle *b;
     bool autolaunch;
     bool restart; /* launch again once the teardown is done */
+};
+
+/* Counters for developers (BOTTLE_TUI_STATS) and the benchmark. */
+struct stats {
+    uint64_t draws, key_draws, keys, events, state, step, request, bad;
+    uint64_t draw_us_max;
+    FILE *f;
+    uv_timer_t timer;
 };
 
 struct tui_app {
@@ -51,6 +65,13 @@ struct tui_app {
     bool dirty, quitting, closing;
     uint64_t last_draw;
     int idle_reads; /* readable-but-empty stdin wakeups in a row: the terminal went away */
+    /* BOTTLE_TUI_FEED: event lines from a FIFO (developers, the benchmark). */
+    bool feeding;
+    uv_pipe_t feed;
+    struct buf feed_line;
+    char *feed_buf;
+    struct slot *feed_last;
+    struct stats st;
 };
 
 static void launch(struct slot *s);
@@ -61,12 +82,17 @@ static void draw_now(struct tui_app *a)
 {
     if (a->closing || !a->scr.active)
         return;
+    uint64_t t0 = uv_hrtime();
     tui_view_draw(&a->view, time_mono_ms());
     wnoutrefresh(stdscr);
     doupdate();
     a->dirty = false;
     uv_update_time(a->loop);
     a->last_draw = uv_now(a->loop);
+    uint64_t us = (uv_hrtime() - t0) / 1000;
+    a->st.draws++;
+    if (us > a->st.draw_us_max)
+        a->st.draw_us_max = us;
 }
 
 static void on_redraw(uv_timer_t *t)
@@ -183,11 +209,26 @@ static void scan_dir(struct tui_app *a, const char *dir)
 
 static void finish(struct tui_app *a);
 
+/* Every event, from a bottle or the feed, enters the model here. */
+static void apply_event(struct tui_app *a, struct slot *s, const cJSON *ev)
+{
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(ev, "type");
+    const char *type = cJSON_IsString(t) ? t->valuestring : "";
+    a->st.events++;
+    if (strcmp(type, "request") == 0)
+        a->st.request++;
+    else if (strcmp(type, "state") == 0)
+        a->st.state++;
+    else if (strcmp(type, "step") == 0)
+        a->st.step++;
+    if (tui_model_apply(&a->model, s->mb, ev, time_mono_ms()))
+        schedule_draw(a);
+}
+
 static void on_bottle_event(struct bottle *b, const cJSON *ev)
 {
     struct slot *s = b->data;
-    if (tui_model_apply(&s->app->model, s->mb, ev, time_mono_ms()))
-        schedule_draw(s->app);
+    apply_event(s->app, s, ev);
 }
 
 static void on_bottle_done(struct bottle *b, int status)
@@ -218,6 +259,10 @@ static void launch(struct slot *s)
     struct tui_app *a = s->app;
     if (s->b || a->quitting)
         return;
+    if (!s->mb->path) {
+        tui_view_message(&a->view, "%s is fed by BOTTLE_TUI_FEED: nothing to launch", s->mb->name);
+        return;
+    }
     struct diag_list d = {0};
     struct manifest *m = manifest_load(s->mb->path, &d);
     if (!m) {
@@ -273,6 +318,11 @@ static void perform(struct tui_app *a, enum tui_action act, size_t idx)
         if (s && s->b) {
             s->restart = false;
             bottle_stop(s->b);
+            /* The supervisor lets a step in flight finish before the teardown. */
+            tui_view_message(&a->view, "stopping %s (after the step in flight, if any)...",
+                             s->mb->name);
+        } else if (s) {
+            tui_view_message(&a->view, "%s has no processes here", s->mb->name);
         }
         break;
     case TUI_ACT_QUIT:
@@ -283,12 +333,186 @@ static void perform(struct tui_app *a, enum tui_action act, size_t idx)
     }
 }
 
+/* ---- what outlives a crash ------------------------------------------------------------- */
+
+/* The loop cannot stop the bottles once the process is dying, so the crash
+ * path (and a quit that timed out) kills every child we started: hops, git
+ * gate, sandboxes. Async-signal-safe: only open, read, kill, close. */
+static void kill_children(void)
+{
+    char path[64] = "/proc/", num[24];
+    long pid = (long)getpid();
+    int k = 0;
+    do
+        num[k++] = (char)('0' + pid % 10);
+    while ((pid /= 10) > 0);
+    size_t n = strlen(path);
+    for (int rep = 0; rep < 2; rep++) {
+        for (int j = k - 1; j >= 0; j--)
+            path[n++] = num[j];
+        const char *mid = rep == 0 ? "/task/" : "/children";
+        for (const char *c = mid; *c; c++)
+            path[n++] = *c;
+    }
+    path[n] = '\0';
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    char buf[4096];
+    long child = 0;
+    ssize_t got;
+    while ((got = read(fd, buf, sizeof buf)) > 0 || (got < 0 && errno == EINTR))
+        for (ssize_t i = 0; i < got; i++) {
+            if (buf[i] >= '0' && buf[i] <= '9') {
+                child = child * 10 + (buf[i] - '0');
+            } else if (child > 0) {
+                kill((pid_t)child, SIGKILL);
+                child = 0;
+            }
+        }
+    if (child > 0)
+        kill((pid_t)child, SIGKILL);
+    close(fd);
+}
+
+/* ---- developer hooks: an event feed and counters ------------------------------------------ */
+
+/* BOTTLE_TUI_FEED=FIFO: JSON event lines (DESIGN section 7) read from a FIFO
+ * and applied as if a bottle had produced them. An event naming a bottle
+ * that is not listed adds one (backend "feed") that cannot be launched or
+ * killed. For the benchmark (bench/tui) and tests; not a user feature. */
+static struct slot *feed_slot(struct tui_app *a, const char *name)
+{
+    if (a->feed_last && strcmp(a->feed_last->mb->name, name) == 0)
+        return a->feed_last;
+    for (size_t i = 0; i < a->nslots; i++)
+        if (strcmp(a->slots[i]->mb->name, name) == 0)
+            return a->feed_last = a->slots[i];
+    struct slot *s = xcalloc(1, sizeof *s);
+    s->app = a;
+    s->mb = tui_model_add(&a->model, name, "feed", NULL);
+    a->slots = xrealloc(a->slots, (a->nslots + 1) * sizeof *a->slots);
+    a->slots[a->nslots++] = s;
+    tui_view_layout(&a->view);
+    return a->feed_last = s;
+}
+
+static void feed_line(struct tui_app *a, const char *line, size_t len)
+{
+    if (len == 0)
+        return;
+    const char *err = NULL;
+    cJSON *ev = event_parse_line(line, len, &err);
+    if (!ev) {
+        a->st.bad++;
+        return;
+    }
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(ev, "bottle");
+    apply_event(a, feed_slot(a, name->valuestring), ev);
+    cJSON_Delete(ev);
+}
+
+static void on_feed_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
+{
+    struct tui_app *a = h->data;
+    b->base = a->feed_buf;
+    b->len = FEED_CHUNK;
+}
+
+static void on_feed_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
+{
+    struct tui_app *a = st->data;
+    if (n < 0) {
+        uv_read_stop(st);
+        return;
+    }
+    const char *p = b->base, *end = b->base + n;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl) {
+            if (buf_append(&a->feed_line, p, (size_t)(end - p)) != 0) {
+                buf_reset(&a->feed_line); /* past EVENT_LINE_MAX: not an event */
+                a->st.bad++;
+            }
+            break;
+        }
+        if (a->feed_line.len) {
+            if (buf_append(&a->feed_line, p, (size_t)(nl - p)) == 0)
+                feed_line(a, a->feed_line.p, a->feed_line.len);
+            buf_reset(&a->feed_line);
+        } else {
+            feed_line(a, p, (size_t)(nl - p));
+        }
+        p = nl + 1;
+    }
+}
+
+static void feed_open(struct tui_app *a, const char *path)
+{
+    /* Read-write, so the FIFO has a writer and never reports EOF between writers. */
+    int fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode)) {
+        tui_view_message(&a->view, "BOTTLE_TUI_FEED=%s: not a FIFO", path);
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    uv_pipe_init(a->loop, &a->feed, 0);
+    if (uv_pipe_open(&a->feed, fd) != 0) {
+        close(fd);
+        uv_close((uv_handle_t *)&a->feed, NULL);
+        return;
+    }
+    a->feed.data = a;
+    a->feed_buf = xmalloc(FEED_CHUNK);
+    buf_init(&a->feed_line, EVENT_LINE_MAX);
+    a->feeding = true;
+    uv_read_start((uv_stream_t *)&a->feed, on_feed_alloc, on_feed_read);
+}
+
+/* BOTTLE_TUI_STATS=FILE: one JSON line a second (and one at the end) with
+ * the dashboard's counters: frames drawn (all, and those drawn at once for a key), keys read,
+ * events applied by type, requests kept, the slowest frame. */
+static void write_stats(struct tui_app *a)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < a->model.n; i++)
+        kept += a->model.b[i]->reqs.n;
+    fprintf(a->st.f,
+            "{\"ms\":%llu,\"draws\":%llu,\"key_draws\":%llu,\"keys\":%llu,\"events\":%llu,"
+            "\"state\":%llu,"
+            "\"step\":%llu,\"request\":%llu,\"bad\":%llu,\"kept\":%zu,\"draw_us_max\":%llu}\n",
+            (unsigned long long)time_mono_ms(), (unsigned long long)a->st.draws,
+            (unsigned long long)a->st.key_draws, (unsigned long long)a->st.keys,
+            (unsigned long long)a->st.events, (unsigned long long)a->st.state,
+            (unsigned long long)a->st.step, (unsigned long long)a->st.request,
+            (unsigned long long)a->st.bad, kept, (unsigned long long)a->st.draw_us_max);
+    fflush(a->st.f);
+}
+
+static void on_stats(uv_timer_t *t)
+{
+    write_stats(t->data);
+}
+
+static void stats_open(struct tui_app *a, const char *path)
+{
+    a->st.f = fopen(path, "a");
+    if (!a->st.f)
+        return;
+    uv_timer_init(a->loop, &a->st.timer);
+    a->st.timer.data = a;
+    uv_timer_start(&a->st.timer, on_stats, 1000, 1000);
+}
+
 /* ---- shutdown -------------------------------------------------------------------------- */
 
 static void on_quit_timeout(uv_timer_t *t)
 {
     struct tui_app *a = t->data;
-    /* Teardown took too long: leave anyway; the sandboxes die with us. */
+    /* Teardown took too long: leave anyway, and take what we started with us. */
+    kill_children();
     a->live = 0;
     finish(a);
     uv_stop(a->loop);
@@ -307,6 +531,12 @@ static void close_handles(struct tui_app *a)
     uv_close((uv_handle_t *)&a->sigint, NULL);
     uv_close((uv_handle_t *)&a->sigterm, NULL);
     uv_close((uv_handle_t *)&a->sighup, NULL);
+    if (a->feeding)
+        uv_close((uv_handle_t *)&a->feed, NULL);
+    if (a->st.f) {
+        write_stats(a);
+        uv_close((uv_handle_t *)&a->st.timer, NULL);
+    }
 }
 
 /* Stop every bottle; once all are torn down, close the dashboard's handles
@@ -321,7 +551,8 @@ static void finish(struct tui_app *a)
                 bottle_stop(a->slots[i]->b);
         }
         if (a->live) {
-            tui_view_message(&a->view, "stopping %zu bottle%s...", a->live, a->live == 1 ? "" : "s");
+            tui_view_message(&a->view, "stopping %zu bottle%s...", a->live,
+                             a->live == 1 ? "" : "s");
             draw_now(a);
             uv_timer_start(&a->quit_timer, on_quit_timeout, QUIT_GRACE_MS, 0);
         }
@@ -353,7 +584,9 @@ static void on_input(uv_poll_t *h, int status, int events)
         return;
     }
     int got = 0;
+    bool redraw = false;
     for (int ch; !a->closing && (ch = wgetch(stdscr)) != ERR; got++) {
+        a->st.keys++;
         int fl = 0;
         enum tui_action act = TUI_ACT_NONE;
         size_t idx = 0;
@@ -371,7 +604,14 @@ static void on_input(uv_poll_t *h, int status, int events)
         if (act != TUI_ACT_NONE)
             perform(a, act, idx);
         if (fl & TUI_REDRAW)
-            schedule_draw(a);
+            redraw = true;
+    }
+    /* The operator is answered at once: the frame throttle is for events,
+     * and keys come at human rates (a paste is one read, one frame). */
+    if (redraw && !a->closing) {
+        a->dirty = true;
+        draw_now(a);
+        a->st.key_draws++;
     }
     /* A terminal that hung up stays readable with nothing to read. */
     a->idle_reads = got ? 0 : a->idle_reads + 1;
@@ -459,6 +699,12 @@ int tui_app_run(char **paths, size_t npaths, const struct tui_app_opts *o)
     a->input.data = a;
     uv_poll_start(&a->input, UV_READABLE | UV_DISCONNECT, on_input);
     uv_timer_start(&a->tick, on_tick, 1000, 1000);
+    tui_screen_set_crash_hook(kill_children);
+    const char *feed = getenv("BOTTLE_TUI_FEED"), *stats = getenv("BOTTLE_TUI_STATS");
+    if (feed && *feed)
+        feed_open(a, feed);
+    if (stats && *stats)
+        stats_open(a, stats);
     if (a->nslots == 0)
         tui_view_message(&a->view, "no manifests: run bottle-tui PATH... (files launch, "
                                    "directories list)");
@@ -471,7 +717,14 @@ int tui_app_run(char **paths, size_t npaths, const struct tui_app_opts *o)
     uv_walk(a->loop, close_walk, NULL);
     uv_run(a->loop, UV_RUN_NOWAIT);
     tui_view_free(&a->view);
+    tui_screen_set_crash_hook(NULL);
     tui_screen_close(&a->scr);
+    if (a->st.f)
+        fclose(a->st.f);
+    if (a->feeding) {
+        free(a->feed_buf);
+        buf_free(&a->feed_line);
+    }
     for (size_t i = 0; i < a->nslots; i++)
         free(a->slots[i]);
     free(a->slots);

@@ -1,4 +1,5 @@
-/* tui_panel: the panel interface (a vtable, as htop's panels) and the view state the panels read. */
+/* tui_panel: the panel interface (a vtable, as htop's panels) and the view state the panels read.
+ */
 #ifndef BOTTLE_TUI_PANEL_H
 #define BOTTLE_TUI_PANEL_H
 
@@ -34,10 +35,10 @@ struct tui_panel_ops {
 struct tui_panel {
     const struct tui_panel_ops *ops;
     struct tui_rect r;
-    int scroll;      /* first line shown (lists), or lines up from the end (logs) */
-    int cursor;      /* the selected item */
-    bool follow;     /* logs: stay at the newest entry */
-    uint64_t anchor; /* requests while paused: the sequence number of the last row shown */
+    int scroll;       /* first line shown (lists), or lines up from the end (logs) */
+    int cursor;       /* the selected item */
+    bool follow;      /* logs: stay at the newest entry */
+    uint64_t anchor;  /* requests while paused: the sequence number of the last row shown */
     const void *seen; /* steps: the failure last jumped to */
 };
 
@@ -96,5 +97,7 @@ struct tui_panel *tui_panel_chain_new(void);
 struct tui_panel *tui_panel_requests_new(void);
 struct tui_panel *tui_panel_cmdlog_new(void);
 struct tui_panel *tui_panel_help_new(void);
+/* Whether the help overlay lists KEY (a curses key code). */
+bool tui_help_lists_key(int key);
 
 #endif

@@ -4,32 +4,46 @@
 
 #include "tui/tui_panel.h"
 
-/* The one list of keys: the overlay shows it and nothing else documents them in the UI. */
-static const char *const keys[][2] = {
-    {"n, Enter", "launch the selected stopped bottle (asks y/N)"},
-    {"r", "restart the selected bottle (asks y/N)"},
-    {"k", "kill the selected bottle (asks y/N)"},
-    {"q", "quit; running bottles are killed (asks y/N)"},
-    {"Tab, S-Tab", "move focus between panels"},
-    {"Up, Down", "select a bottle or step; scroll requests"},
-    {"PgUp, PgDn", "scroll the focused panel"},
-    {"Home, End", "oldest / newest (End resumes following)"},
-    {"Enter, e", "expand or collapse the selected step"},
-    {"/", "filter requests (Enter keeps it, Esc clears)"},
-    {"b", "show blocked requests only (toggle)"},
-    {"f", "follow the newest requests, or pause"},
-    {"c", "show the command log instead of requests"},
-    {"Esc", "clear the filter; close this help"},
-    {"Ctrl-L", "redraw the screen"},
-    {"?", "this help"},
-    {"mouse", "click selects and focuses; the wheel scrolls"},
+/* The one list of keys: the overlay shows it, and a unit test checks that
+ * every key the dashboard answers is in CODES here. */
+static const struct {
+    const char *keys, *what;
+    int codes[6]; /* 0-terminated */
+} keys[] = {
+    {"n, Enter", "launch the selected stopped bottle (asks y/N)", {'n', '\r', '\n', KEY_ENTER}},
+    {"r", "restart the selected bottle (asks y/N)", {'r'}},
+    {"k", "kill the selected bottle (asks y/N)", {'k'}},
+    {"q", "quit; running bottles are killed (asks y/N)", {'q', 'Q'}},
+    {"Tab, S-Tab", "move focus between panels", {'\t', KEY_BTAB}},
+    {"Up, Down", "select a bottle or step; scroll requests", {KEY_UP, KEY_DOWN}},
+    {"PgUp, PgDn", "scroll the focused panel", {KEY_PPAGE, KEY_NPAGE}},
+    {"Home, End, G", "oldest / newest (End, G resume following)", {KEY_HOME, KEY_END, 'G'}},
+    {"Enter, e, Spc", "expand or collapse the selected step", {'\r', '\n', KEY_ENTER, 'e', ' '}},
+    {"/", "filter requests (Enter keeps it, Esc clears)", {'/'}},
+    {"b", "show blocked requests only (toggle)", {'b'}},
+    {"f", "follow the newest requests, or pause", {'f'}},
+    {"c", "show the command log instead of requests", {'c'}},
+    {"Esc", "clear the filter; close this help", {27}},
+    {"Ctrl-L", "redraw the screen", {12}},
+    {"?, F1", "this help", {'?', KEY_F(1)}},
+    {"mouse", "click selects and focuses; the wheel scrolls", {KEY_MOUSE}},
 };
+
+bool tui_help_lists_key(int key)
+{
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+        for (size_t k = 0; k < sizeof keys[i].codes / sizeof *keys[i].codes && keys[i].codes[k];
+             k++)
+            if (keys[i].codes[k] == key)
+                return true;
+    return false;
+}
 
 static void help_draw(struct tui_panel *p, struct tui_view *v)
 {
     const struct tui_screen *s = v->scr;
     int n = (int)(sizeof keys / sizeof *keys);
-    int w = 62, h = n + 5;
+    int w = 64, h = n + 5;
     if (w > s->cols - 2)
         w = s->cols - 2;
     if (h > s->rows - 2)
@@ -42,9 +56,9 @@ static void help_draw(struct tui_panel *p, struct tui_view *v)
     int row = y + 1;
     for (int i = 0; i < n && row < y + h - 3; i++, row++) {
         char k[16];
-        snprintf(k, sizeof k, "%-11s", keys[i][0]);
+        snprintf(k, sizeof k, "%-14s", keys[i].keys);
         int used = tui_put(s, v->w, row, x + 2, w - 4, tui_attr(s, TUI_R_KEY), k);
-        tui_put(s, v->w, row, x + 2 + used, w - 4 - used, A_NORMAL, keys[i][1]);
+        tui_put(s, v->w, row, x + 2 + used, w - 4 - used, A_NORMAL, keys[i].what);
     }
     char legend[128];
     snprintf(legend, sizeof legend, "%s credential rewritten by egress   %s hop up  %s hop down",

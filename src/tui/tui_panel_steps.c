@@ -1,4 +1,5 @@
-/* tui_panel_steps: the selected bottle's provisioning steps, their commands and output, and the CA fingerprint. */
+/* tui_panel_steps: the selected bottle's provisioning steps, their commands and output, and the CA
+ * fingerprint. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,7 @@ struct dline {
     const char *glyph; /* drawn before the text, in the role's attribute */
     char *text;
     int indent;
-    int step; /* the step this line belongs to */
+    int step;  /* the step this line belongs to */
     bool head; /* the step's own line */
 };
 
@@ -128,13 +129,16 @@ static void build(struct dlines *d, const struct tui_view *v, const struct tui_b
             continue;
         size_t n = st->out.n, from = n > STEP_TAIL ? n - STEP_TAIL : 0;
         if (from > 0 || st->out.dropped)
-            dl_add(d, TUI_R_DIM, NULL, 4, (int)i, false,
-                   xasprintf("... %llu earlier lines", (unsigned long long)(from + st->out.dropped)));
+            dl_add(
+                d, TUI_R_DIM, NULL, 4, (int)i, false,
+                xasprintf("... %llu earlier lines", (unsigned long long)(from + st->out.dropped)));
         if (n == 0)
             dl_add(d, TUI_R_DIM, NULL, 4, (int)i, false, xstrdup("(no output)"));
         for (size_t k = from; k < n; k++) {
             const char *line = tui_lines_get(&st->out, k);
-            enum tui_role role = line[0] == '$' ? TUI_R_DIM : line[0] == '!' ? TUI_R_FAIL : TUI_R_NORMAL;
+            enum tui_role role = line[0] == '$'   ? TUI_R_DIM
+                                 : line[0] == '!' ? TUI_R_FAIL
+                                                  : TUI_R_NORMAL;
             /* Commands stay one line (the command log has them); output wraps. */
             if (line[0] == '$')
                 dl_add(d, role, NULL, 4, (int)i, false, xstrdup(line));
@@ -179,12 +183,16 @@ static void steps_draw(struct tui_panel *p, struct tui_view *v)
         if (last - p->scroll >= H)
             p->scroll = last - H + 1;
     }
-    /* Keep the cursor's line visible. */
-    int cur = 0;
-    for (size_t i = 0; i < d.n; i++)
+    /* Keep some of the cursor's step in view: its head, or (after a failure
+     * jump) the end of its output, which is what explains the failure. */
+    int cur = 0, cur_last = 0;
+    for (size_t i = 0; i < d.n; i++) {
         if (d.v[i].head && d.v[i].step == p->cursor)
             cur = (int)i;
-    if (cur < p->scroll)
+        if (d.v[i].step == p->cursor)
+            cur_last = (int)i;
+    }
+    if (cur_last < p->scroll)
         p->scroll = cur;
     if (cur >= p->scroll + H)
         p->scroll = cur - H + 1;
@@ -197,7 +205,8 @@ static void steps_draw(struct tui_panel *p, struct tui_view *v)
         int used = l->indent;
         if (l->glyph)
             used += tui_put(s, v->w, r.y + 1 + (int)i, r.x + 1 + used, W - used,
-                            tui_attr(s, l->role), l->glyph) + 1;
+                            tui_attr(s, l->role), l->glyph) +
+                    1;
         tui_put(s, v->w, r.y + 1 + (int)i, r.x + 1 + used, W - used, tui_attr(s, l->role), l->text);
     }
     for (int i = 0; i < H && (size_t)(p->scroll + i) < d.n; i++) {

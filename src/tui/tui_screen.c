@@ -1,4 +1,5 @@
-/* tui_screen: the one owner of curses setup and teardown, the colour table, the glyph set and clipped drawing. */
+/* tui_screen: the one owner of curses setup and teardown, the colour table, the glyph set and
+ * clipped drawing. */
 #include "tui/tui_screen.h"
 
 #include <ctype.h>
@@ -12,18 +13,18 @@
 #include <wctype.h>
 
 static const char *const glyphs_utf8[TUI_G_COUNT] = {
-    [TUI_G_ARROW] = "→", [TUI_G_HLINE] = "─",   [TUI_G_VLINE] = "│",     [TUI_G_TL] = "┌",
-    [TUI_G_TR] = "┐",    [TUI_G_BL] = "└",      [TUI_G_BR] = "┘",        [TUI_G_UP] = "●",
-    [TUI_G_DOWN] = "○",  [TUI_G_OK] = "✓",      [TUI_G_FAIL] = "✗",      [TUI_G_RUN] = "▸",
-    [TUI_G_PENDING] = "·", [TUI_G_SKIP] = "–",  [TUI_G_AUTH] = "✱",      [TUI_G_EXPANDED] = "▾",
+    [TUI_G_ARROW] = "→",     [TUI_G_HLINE] = "─", [TUI_G_VLINE] = "│", [TUI_G_TL] = "┌",
+    [TUI_G_TR] = "┐",        [TUI_G_BL] = "└",    [TUI_G_BR] = "┘",    [TUI_G_UP] = "●",
+    [TUI_G_DOWN] = "○",      [TUI_G_OK] = "✓",    [TUI_G_FAIL] = "✗",  [TUI_G_RUN] = "▸",
+    [TUI_G_PENDING] = "·",   [TUI_G_SKIP] = "–",  [TUI_G_AUTH] = "✱",  [TUI_G_EXPANDED] = "▾",
     [TUI_G_COLLAPSED] = "▸",
 };
 
 static const char *const glyphs_ascii[TUI_G_COUNT] = {
-    [TUI_G_ARROW] = ">", [TUI_G_HLINE] = "-",   [TUI_G_VLINE] = "|", [TUI_G_TL] = "+",
-    [TUI_G_TR] = "+",    [TUI_G_BL] = "+",      [TUI_G_BR] = "+",    [TUI_G_UP] = "*",
-    [TUI_G_DOWN] = "o",  [TUI_G_OK] = "+",      [TUI_G_FAIL] = "X",  [TUI_G_RUN] = ">",
-    [TUI_G_PENDING] = ".", [TUI_G_SKIP] = "-",  [TUI_G_AUTH] = "*",  [TUI_G_EXPANDED] = "v",
+    [TUI_G_ARROW] = ">",     [TUI_G_HLINE] = "-", [TUI_G_VLINE] = "|", [TUI_G_TL] = "+",
+    [TUI_G_TR] = "+",        [TUI_G_BL] = "+",    [TUI_G_BR] = "+",    [TUI_G_UP] = "*",
+    [TUI_G_DOWN] = "o",      [TUI_G_OK] = "+",    [TUI_G_FAIL] = "X",  [TUI_G_RUN] = ">",
+    [TUI_G_PENDING] = ".",   [TUI_G_SKIP] = "-",  [TUI_G_AUTH] = "*",  [TUI_G_EXPANDED] = "v",
     [TUI_G_COLLAPSED] = ">",
 };
 
@@ -32,6 +33,12 @@ static const char *const glyphs_ascii[TUI_G_COUNT] = {
 /* Signal handlers cannot be handed a context, so the one live screen is
  * known here; nothing else is global. */
 static volatile sig_atomic_t crash_curses_active;
+static void (*volatile crash_hook)(void);
+
+void tui_screen_set_crash_hook(void (*hook)(void))
+{
+    crash_hook = hook;
+}
 
 static void on_crash(int sig)
 {
@@ -39,15 +46,20 @@ static void on_crash(int sig)
         crash_curses_active = 0;
         endwin(); /* not async-signal-safe, but the alternative is a wrecked terminal */
     }
+    if (crash_hook)
+        crash_hook();
     /* SA_RESETHAND restored the default action: re-raise for the core/exit status. */
     raise(sig);
 }
 
 static void at_exit_restore(void)
 {
+    /* Curses still up at exit() means the dashboard did not close normally. */
     if (crash_curses_active) {
         crash_curses_active = 0;
         endwin();
+        if (crash_hook)
+            crash_hook();
     }
 }
 
@@ -366,8 +378,8 @@ void tui_box(const struct tui_screen *s, WINDOW *w, int y, int x, int h, int wd,
     tui_put(s, w, y + h - 1, x + wd - 1, 1, a, tui_glyph(s, TUI_G_BR));
     if (title && *title && wd > 6) {
         int used = tui_put(s, w, y, x + 2, 1, a, " ");
-        used += tui_put(s, w, y, x + 2 + used, wd - 6, focused ? a : tui_attr(s, TUI_R_TITLE),
-                        title);
+        used +=
+            tui_put(s, w, y, x + 2 + used, wd - 6, focused ? a : tui_attr(s, TUI_R_TITLE), title);
         tui_put(s, w, y, x + 2 + used, 1, a, " ");
     }
 }

@@ -1,4 +1,5 @@
-/* tui_screen: the one owner of curses setup and teardown, the colour table, the glyph set and clipped drawing. */
+/* tui_screen: the one owner of curses setup and teardown, the colour table, the glyph set and
+ * clipped drawing. */
 #ifndef BOTTLE_TUI_SCREEN_H
 #define BOTTLE_TUI_SCREEN_H
 
@@ -70,6 +71,11 @@ struct tui_screen {
 int tui_screen_open(struct tui_screen *s);
 /* A screen of ROWS x COLS writing to /dev/null, for rendering tests. */
 int tui_screen_open_offscreen(struct tui_screen *s, int rows, int cols, bool utf8, bool color);
+/* HOOK runs on the crash path (and at exit() while curses is still up)
+ * after the terminal is restored, before the signal is re-raised: the
+ * owner's chance to take its child processes down. It must be
+ * async-signal-safe. NULL removes it. */
+void tui_screen_set_crash_hook(void (*hook)(void));
 /* Restore the terminal. Idempotent. */
 void tui_screen_close(struct tui_screen *s);
 /* The terminal changed size: ask it and resize curses. */

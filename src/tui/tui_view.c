@@ -1,4 +1,5 @@
-/* tui_view: the dashboard's layout, whole-screen drawing, key and mouse dispatch and y/N prompts. */
+/* tui_view: the dashboard's layout, whole-screen drawing, key and mouse dispatch and y/N prompts.
+ */
 #include "tui/tui_view.h"
 
 #include <stdarg.h>
@@ -88,8 +89,8 @@ static void draw_header(struct tui_view *v)
 }
 
 static const char *const hints[][2] = {
-    {"n", "launch"}, {"r", "restart"}, {"k", "kill"}, {"/", "filter"}, {"b", "blocked"},
-    {"f", "follow"}, {"c", "commands"}, {"Tab", "focus"}, {"?", "help"}, {"q", "quit"},
+    {"n", "launch"}, {"r", "restart"},  {"k", "kill"},    {"/", "filter"}, {"b", "blocked"},
+    {"f", "follow"}, {"c", "commands"}, {"Tab", "focus"}, {"?", "help"},   {"q", "quit"},
 };
 
 static void draw_status(struct tui_view *v)
@@ -127,7 +128,7 @@ void tui_view_draw(struct tui_view *v, uint64_t now_ms)
     v->w = stdscr;
     werase(v->w);
     if (v->scr->rows < 10 || v->scr->cols < 40) {
-        tui_put(v->scr, v->w, 0, 0, v->scr->cols, A_BOLD, "bottle-tui: the terminal is too small");
+        tui_put(v->scr, v->w, 0, 0, v->scr->cols, A_BOLD, "too small: need 40x10");
         return;
     }
     draw_header(v);
@@ -168,7 +169,8 @@ static void ask_launch(struct tui_view *v)
     if (!b)
         return;
     if (b->state == TUI_ST_INVALID)
-        tui_view_message(v, "%s: the manifest does not load: %s", b->name, b->error ? b->error : "");
+        tui_view_message(v, "%s: the manifest does not load: %s", b->name,
+                         b->error ? b->error : "");
     else if (tui_state_live(b->state))
         tui_view_message(v, "%s is %s; r restarts it", b->name, tui_state_name(b->state));
     else

@@ -1,6 +1,6 @@
 #!/bin/bash
-# bottle-proxy's lifecycle: SIGHUP reloads the allowlist and the egress token
-# live, a broken config on reload keeps
+# bottle-proxy's lifecycle: SIGHUP reloads the allowlist (the manifest's and
+# pipelock's --allow-file) and the egress token live, a broken config on reload keeps
 # the old one and says why on stderr (a good one says "config reloaded"), and SIGTERM drains an in-flight stream
 # before exiting 0 with a hop "down" event.
 source "$BOTTLE_SRC/tests/helpers/proxy-lib.sh"
@@ -27,7 +27,8 @@ Y
   mv "$W/m.yaml.new" "$W/m.yaml"
 }
 manifest api.example.test
-start_hop pl pipelock --config "$W/m.yaml"; PL=$HOP_PORT
+# The allow file does not exist yet: that adds no hosts.
+start_hop pl pipelock --config "$W/m.yaml" --allow-file "$W/allow"; PL=$HOP_PORT
 start_hop eg egress --config "$W/m.yaml" --parent "127.0.0.1:$PL"; EG=$HOP_PORT
 C=(curl -sS --max-time 20 -x "http://127.0.0.1:$EG" --cacert "$W/ca-eg/ca.pem")
 code() { "${C[@]}" -o "$W/body" -w '%{http_code}' "$@"; }
@@ -46,6 +47,24 @@ check "... and the old config stays in force" [ "$(code https://other.example.te
 check "... and api.example.test still passes" [ "$(code https://api.example.test/echo)" = 200 ]
 
 manifest api.example.test
+# --allow-file: its hosts join pipelock.allow; it is re-read with the manifest on SIGHUP.
+lines() { grep -c -- "$1" "$W/pl.err"; }
+more_lines() { [ "$(lines "$1")" -gt "$2" ]; } # PATTERN COUNT
+reload_pl() { # PATTERN: SIGHUP pipelock and wait until stderr has one more PATTERN line
+  local n; n=$(lines "$1")
+  kill -HUP "$pl_PID"
+  wait_for 20 more_lines "$1" "$n" || bad "pipelock reported '$1' after SIGHUP"
+}
+reload_pl 'config reloaded'
+check "allow file missing: other.example.test is blocked again" [ "$(code https://other.example.test/echo)" = 403 ]
+printf '# extra hosts\n\n  Other.example.test   # added live\n' >>"$W/allow"
+reload_pl 'config reloaded'
+check "appended to the allow file + SIGHUP: other.example.test is allowed" [ "$(code https://other.example.test/echo)" = 200 ]
+check "... and api.example.test (from the manifest) still passes" [ "$(code https://api.example.test/echo)" = 200 ]
+printf 'not a host!\n' >>"$W/allow"
+reload_pl 'reload failed'
+check "a bad allow-file line is reported with file and line" grep -q "$W/allow:4: error: 'not a host!'" "$W/pl.err"
+check "... and the previous config stays in force" [ "$(code https://other.example.test/echo)" = 200 ]
 "${C[@]}" -o "$W/t1" https://api.example.test/echo
 check "egress sends the first token" grep -q '"X-Api-Key", "first-token-AAAA"' "$W/t1"
 printf 'second-token-BBBB\n' >"$W/token"

@@ -2,7 +2,8 @@
 # The fake smolvm CLI (tests/fakes/smolvm) against the smolvm 1.9.x contract
 # the backend relies on: messages and exit codes of create/start/stop/delete/
 # status/ls/exec/cp, the delete prompt with stdin at EOF, exec and cp on a
-# machine that is not running, cp's split on the first ':', the guest's exit
+# machine that is not running, cp's split on the first ':' (SRC is the
+# machine side if it has a ':', as in smolvm's CpCmd), the guest's exit
 # code (128+signal, 124 on --timeout), buffered versus --stream output, no
 # --user and no -n, the warm-up race and an unreachable machine.
 set -uo pipefail
@@ -42,6 +43,9 @@ out_is() { [[ $(cat "$T/out") == "$1" ]]; }
 err_is() { [[ $(cat "$T/err") == "$1" ]]; }
 state_of() { "$SMOLVM" machine status --name "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])'; }
 is_state() { [[ $(state_of "$1") == "$2" ]]; }
+# alive PID: the process exists and is not a zombie (PID 1 here may never reap
+# the orphaned VM process, and kill -0 succeeds on a zombie).
+alive() { local st; st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) && [[ -n $st && $st != Z ]]; }
 
 sv --version
 check "--version" "[ $RC -eq 0 ] && grep -q '^smolvm 1\.9' $T/out"
@@ -66,7 +70,7 @@ check "cp on a created machine: not running error, exit 1" "[ $RC -eq 1 ] && err
 # ---- start, status, ls -------------------------------------------------------------------------
 sv machine start --name m1
 pid=$(sed -n "s/^Machine 'm1' running (PID: \([0-9]*\))$/\1/p" "$T/out")
-check "start: Machine 'N' running (PID: P)" "[ $RC -eq 0 ] && [ -n '$pid' ] && kill -0 ${pid:-0}"
+check "start: Machine 'N' running (PID: P)" "[ $RC -eq 0 ] && [ -n '$pid' ] && alive ${pid:-0}"
 check "status --json: name, state running, pid" "\"$SMOLVM\" machine status --name m1 --json | python3 -c 'import json,sys; o=json.load(sys.stdin); sys.exit(not (o[\"name\"]==\"m1\" and o[\"state\"]==\"running\" and o[\"pid\"]==${pid:-0}))'"
 check "ls --json lists the machine objects" "\"$SMOLVM\" machine ls --json | python3 -c 'import json,sys; l=json.load(sys.stdin); sys.exit(not (len(l)==1 and l[0][\"name\"]==\"m1\" and l[0][\"state\"]==\"running\"))'"
 sv machine start --name m1
@@ -123,9 +127,11 @@ sv machine cp m1:/home/node/file "$T/back"
 check "cp download" "[ $RC -eq 0 ] && [ \"\$(cat $T/back)\" = data ]"
 echo colon >"$T/with:colon"
 sv machine cp "$T/with:colon" m1:/root/x
-check "cp: a host path with a colon is split on the first ':' (taken for a machine)" "[ $RC -eq 1 ] && [ \"\$(cat $T/err)\" = \"Error: machine '$T/with' not found\" ]"
+check "cp: a host path with a colon is split on the first ':' (taken for a machine)" "[ $RC -eq 1 ] && [ \"\$(cat $T/err)\" = \"Error: machine '$T/with' not found\" ] && [ ! -e '$T/m1' ]"
+sv machine cp m1:/home/node/file "$T/back:colon"
+check "cp: SRC wins the split, so DST keeps its colon (a download)" "[ $RC -eq 0 ] && [ \"\$(cat '$T/back:colon')\" = data ]"
 sv machine cp "$T/file" "$T/file2"
-check "cp: exactly one side must be machine:path" "[ $RC -eq 1 ] && err_is 'Error: exactly one of SRC and DST must be a machine path (NAME:PATH)'"
+check "cp: neither side machine:path: error" "[ $RC -eq 1 ] && err_is 'Error: config operation failed: cp: one of SRC or DST must use machine:path syntax (e.g., myvm:/workspace/file)'"
 sv machine cp "$T/shared" m1:/root/dir
 check "cp: files only" "[ $RC -eq 1 ] && grep -q 'copies files only' $T/err"
 sv machine cp "$T/file" m1:/no/such/dir/file
@@ -154,7 +160,7 @@ sv machine stop --name m1
 check "stop: Stopped machine: N" "[ $RC -eq 0 ] && out_is 'Stopped machine: m1'"
 check "stop returns before the VM is down (status still running)" "is_state m1 running"
 wait_for 10 is_state m1 stopped
-check "status says stopped once the VM is down" "is_state m1 stopped && ! kill -0 $pid 2>/dev/null"
+check "status says stopped once the VM is down" "is_state m1 stopped && ! alive $pid"
 wait "$guest_exec"; rc=$?
 check "a running exec ends with its guest (137)" "[ $rc -eq 137 ] && ! pgrep -f 'bwrap .*m1.* sleep 600'"
 sv machine exec --name m1 -- true
@@ -174,7 +180,7 @@ echo y | "$SMOLVM" machine delete --name m1 >"$T/out" 2>"$T/err"; RC=$?
 check "delete y on a running machine: refused without -f" "[ $RC -eq 1 ] && grep -q 'is running' $T/err && is_state m1 running"
 pid=$("$SMOLVM" machine status --name m1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
 sv machine delete -f --name m1
-check "delete -f on a running machine: stopped and removed" "[ $RC -eq 0 ] && out_is 'Deleted machine: m1' && ! kill -0 $pid 2>/dev/null && [ ! -e $SMOLVM_DATA_DIR/machines/m1 ]"
+check "delete -f on a running machine: stopped and removed" "[ $RC -eq 0 ] && out_is 'Deleted machine: m1' && ! alive $pid && [ ! -e $SMOLVM_DATA_DIR/machines/m1 ]"
 sv machine delete -f --name m1
 check "delete of an unknown machine: error" "[ $RC -eq 1 ] && err_is \"Error: machine 'm1' not found\""
 "$SMOLVM" machine stop --name race >/dev/null
@@ -192,6 +198,7 @@ check "unreachable: exec fails with an agent error" "[ $RC -eq 1 ] && grep -q \"
 wait_for 10 is_state unr stopped
 SMOLVM_FAKE_UNREACHABLE_STARTS=1 "$SMOLVM" machine start --name unr >/dev/null
 check "unreachable: a restart brings it back" "is_state unr running && \"$SMOLVM\" machine exec --name unr -- true"
+check "machines from one image do not share their disks" "\"$SMOLVM\" machine exec --name unr -- test ! -e /home/node/file"
 "$SMOLVM" machine delete -f --name unr >/dev/null
 check "nothing left: no machines, no VM processes" "[ \"\$(\"$SMOLVM\" machine ls --json)\" = '[]' ] && ! pgrep -f \"smolvm __vm (m1|race|unr)\$\""
 

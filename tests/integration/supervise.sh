@@ -3,14 +3,15 @@
 # JSON-RPC 2.0 over Streamable HTTP: initialize (both protocol versions),
 # tools/list, each tool, malformed requests with proper JSON-RPC errors while
 # the server keeps serving, an operator's answer and denial (headless, through
-# `up --operator`), and the timeout when nobody answers.
+# `up --operator`), the timeout when nobody answers, and approvals that make
+# the next request to the host pass (for this run, or saved to the manifest).
 set -uo pipefail
 source "$(dirname "$0")/lib/common.sh"
 command -v bwrap >/dev/null || skip "bubblewrap not installed"
 [[ -x $PROXY ]] && "$PROXY" --help >/dev/null 2>&1 || skip "bottle-proxy not built"
 
 T=$(mktemp -d /tmp/bottle-supervise.XXXXXX)
-cleanup() { [[ -n ${UP_PID:-} ]] && kill "$UP_PID" 2>/dev/null; wait 2>/dev/null; exec 3>&- 2>/dev/null; [[ -n ${KEEP:-} ]] || rm -rf "$T"; }
+cleanup() { [[ -n ${UP_PID:-} ]] && kill "$UP_PID" 2>/dev/null; [[ -n ${UPSTREAM_PID:-} ]] && kill "$UPSTREAM_PID" 2>/dev/null; wait 2>/dev/null; exec 3>&- 2>/dev/null; [[ -n ${KEEP:-} ]] || rm -rf "$T"; }
 trap cleanup EXIT
 export XDG_STATE_HOME=$T/state BOTTLE_SUPERVISE_TIMEOUT_MS=2000
 mkdir -p "$T/ws"
@@ -31,26 +32,54 @@ echo "R10 $(rpc '{"jsonrpc":"2.0","id":10,"method":"ping"}')"
 echo "R11 $(rpc '{"jsonrpc":"2.0","id":11,"method":"tools/call","params":{"name":"ask_operator","arguments":{"question":"which branch?"}}}')"
 echo "R12 $(rpc '{"jsonrpc":"2.0","id":12,"method":"tools/call","params":{"name":"request_egress","arguments":{"host":"pypi.org","reason":"pip install"}}}')"
 echo "R13 $(rpc '{"jsonrpc":"2.0","id":13,"method":"tools/call","params":{"name":"ask_operator","arguments":{"question":"anyone there?"}}}')"
+code() { curl -s -o /dev/null -w '%{http_code}' -m 10 "$@"; }
+# pipelock is the first hop here: a host not allowed gets 403 on the CONNECT.
+connect_code() { curl -s -o /dev/null -w '%{http_connect}' -m 10 "$@"; }
+echo "R14 before $(connect_code https://granted.test.example/echo)"
+echo "R15 $(rpc '{"jsonrpc":"2.0","id":15,"method":"tools/call","params":{"name":"request_egress","arguments":{"host":"granted.test.example","reason":"docs"}}}')"
+echo "R16 after $(code https://granted.test.example/echo)"
+echo "R17 $(rpc '{"jsonrpc":"2.0","id":17,"method":"tools/call","params":{"name":"request_egress","arguments":{"host":"saved.test.example","reason":"mirror"}}}')"
+echo "R18 after $(code https://saved.test.example/echo)"
 echo agent-done
 AGENT
-cat >"$T/ws/bottle.yaml" <<'YAML'
+make_test_ca "$T/up" granted.test.example saved.test.example
+start_upstream "$T/up"
+cat >"$T/ws/bottle.yaml" <<YAML
 name: suptest
 workspace: .
 agent: {command: [sh, agent.sh]}
-pipelock: {mode: strict, allow: [nothing.invalid]}
+pipelock:
+  mode: strict
+  allow:
+    - nothing.invalid # the operator's comment
 supervise: {enabled: true}
+upstream:
+  resolve: {granted.test.example: "127.0.0.1:$UPSTREAM_PORT", saved.test.example: "127.0.0.1:$UPSTREAM_PORT"}
+  ca_file: $T/up/ca.pem
 YAML
 
+# A stand-in `claude` on the agent's PATH: the supervise registration runs it.
+# (In the workspace: the sandbox's /tmp is its own.)
+mkdir -p "$T/ws/bin"
+printf '#!/bin/sh\necho "$@" >"%s/claude-args"\n' "$T/ws" >"$T/ws/bin/claude"
+chmod 755 "$T/ws/bin/claude"
+export PATH="$T/ws/bin:$PATH"
 mkfifo "$T/op"
 exec 3<>"$T/op"
 "$TUI" up --json --operator "$T/ws/bottle.yaml" <"$T/op" >"$T/ev.jsonl" 2>"$T/up.err" &
 UP_PID=$!
 # The operator: answer the first question, deny the egress request, ignore the last.
 pending_id() { grep '"type":"supervise"' "$T/ev.jsonl" | grep "\"tool\":\"$1\"" | grep '"status":"pending"' | sed -n "${2}p" | sed 's/.*"id":"\([0-9]*\)".*/\1/'; }
-wait_for 60 test -n "$(pending_id ask_operator 1)" || echo "no pending question"
+has_pending() { [[ -n $(pending_id "$1" "$2") ]]; }
+wait_for 60 has_pending ask_operator 1 || echo "no pending question"
 echo "answer $(pending_id ask_operator 1) use main, please" >&3
-wait_for 30 test -n "$(pending_id request_egress 1)" || echo "no pending egress request"
+wait_for 30 has_pending request_egress 1 || echo "no pending egress request"
 echo "deny $(pending_id request_egress 1)" >&3
+# Approve the next one for this run, and save the one after into the manifest.
+wait_for 30 has_pending request_egress 2 || echo "no second egress request"
+echo "approve $(pending_id request_egress 2)" >&3
+wait_for 30 has_pending request_egress 3 || echo "no third egress request"
+echo "approve-save $(pending_id request_egress 3)" >&3
 wait "$UP_PID"; rc=$?; UP_PID=
 
 fails=0 passes=0
@@ -72,6 +101,17 @@ check "ask_operator gets the operator's answer" "line 11 | grep -q 'use main, pl
 check "request_egress denied" "line 12 | grep -q 'denied: the operator did not allow pypi.org'"
 check "unanswered question times out" "line 13 | grep -q 'no answer from the operator'"
 check "events: answered, denied, timeout" "grep -q '\"status\":\"answered\"' $T/ev.jsonl && grep -q '\"status\":\"denied\"' $T/ev.jsonl && grep -q '\"status\":\"timeout\"' $T/ev.jsonl"
+check "a host not allowed: 403 before the approval" "line 14 | grep -q 'R14 before 403'"
+check "request_egress approved for this run" "line 15 | grep -q 'approved: granted.test.example is allowed for this run'"
+check "the next request to the approved host passes" "line 16 | grep -q 'R16 after 200'"
+check "approve-save answers so" "line 17 | grep -q 'saved to the manifest'"
+check "the saved host passes" "line 18 | grep -q 'R18 after 200'"
+check "the manifest has the saved host, comments kept" "grep -q '^    - saved.test.example\$' $T/ws/bottle.yaml && grep -q '# the operator.s comment' $T/ws/bottle.yaml"
+check "the run-only host is not in the manifest" "! grep -q -- '- granted' $T/ws/bottle.yaml"
+check "the manifest still checks" "$TUI check $T/ws/bottle.yaml >/dev/null"
+check "events: approved" "[ \$(grep -c '\"status\":\"approved\"' $T/ev.jsonl) -eq 2 ]"
 check "agent finished" "grep -q agent-done $T/ev.jsonl"
+check "claude mcp add ran in the sandbox before the agent" "grep -qx 'mcp add --transport http supervise http://127.0.0.1:9100/' $T/ws/claude-args"
+check "run dir (and its allow file) removed" "[ ! -e $T/state/bottle/suptest/run ]"
 echo "$passes passed, $fails failed"
 [[ $fails -eq 0 ]]

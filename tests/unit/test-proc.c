@@ -125,5 +125,75 @@ static void spawn_failure(void)
     CHECK_INT(uv_loop_close(&loop), 0);
 }
 
-TEST_MAIN(T(lines_and_status), T(stdin_fed), T(grandchild_holding_pipe), T(long_line_split),
-          T(killed), T(spawn_failure))
+/* Under a pty: a terminal for stdin and stdout, escapes gone from the lines,
+ * raw bytes kept, typed input and a resize reach the child. */
+struct ptyres {
+    struct result r;
+    struct buf raw;
+    struct proc *p;
+    bool typed;
+};
+
+static void on_pty_raw(struct proc *p, const char *d, size_t n)
+{
+    struct ptyres *x = p->data;
+    buf_append(&x->raw, d, n);
+    if (!x->typed && strstr(x->raw.p, "ready")) {
+        x->typed = true;
+        CHECK_INT(proc_resize(p, 33, 99), 0);
+        CHECK_INT(proc_write(p, "hello\n", 6), 0);
+    }
+}
+
+static void on_pty_line(struct proc *p, int stream, const char *line, size_t len)
+{
+    struct ptyres *x = p->data;
+    CHECK_INT(stream, 1);
+    buf_append(&x->r.out, line, len);
+    buf_append(&x->r.out, "|", 1);
+}
+
+static void on_pty_done(struct proc *p, int64_t status, int sig)
+{
+    struct ptyres *x = p->data;
+    x->r.status = status;
+    x->r.sig = sig;
+    x->r.done++;
+}
+
+static void pty_child(void)
+{
+    struct ptyres x;
+    memset(&x, 0, sizeof x);
+    buf_init(&x.raw, 0);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    const char *argv[] = {"sh", "-c",
+                          "[ -t 0 ] && [ -t 1 ] && echo tty; stty size; "
+                          "printf 'a\\033[1mb\\033[0m\\033]0;title\\007c\\r\\n'; "
+                          "printf '10%%\\r20%%\\r\\n'; echo ready; read x; stty size; echo got $x; "
+                          "echo err >&2; exit 4",
+                          NULL};
+    struct proc_opts o = {.argv = argv,
+                          .on_line = on_pty_line,
+                          .on_done = on_pty_done,
+                          .on_raw = on_pty_raw,
+                          .data = &x,
+                          .pty = true,
+                          .rows = 30,
+                          .cols = 100};
+    CHECK_INT(proc_spawn(&loop, &o, &x.p), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK_INT(uv_loop_close(&loop), 0);
+    CHECK_INT(x.r.done, 1);
+    CHECK_INT(x.r.status, 4);
+    /* the echo of the typed line comes from the terminal itself */
+    CHECK_STR(x.r.out.p, "tty|30 100|abc|20%|ready|hello|33 99|got hello|err|");
+    CHECK(strstr(x.raw.p, "\033[1m")); /* the raw stream keeps the escapes */
+    CHECK(strstr(x.raw.p, "\r\n"));
+    buf_free(&x.raw);
+    buf_free(&x.r.out);
+}
+
+TEST_MAIN(T(pty_child), T(lines_and_status), T(stdin_fed), T(grandchild_holding_pipe),
+          T(long_line_split), T(killed), T(spawn_failure))

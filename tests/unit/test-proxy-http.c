@@ -1,5 +1,8 @@
-/* test-proxy-http: request heads, targets, smuggling refusals, response tracking, egress values. */
+/* test-proxy-http: request heads, targets, smuggling refusals, response tracking, egress values,
+ * request event lines. */
+#include "core/event.h"
 #include "proxy/proxy_egress.h"
+#include "proxy/proxy_hop.h"
 #include "proxy/proxy_http.h"
 #include "test.h"
 
@@ -248,5 +251,65 @@ static void egress_value(void)
     proxy_http_head_free(&h);
 }
 
+/* The hop writes request events itself; the bytes must be event_request's. */
+static void check_request_line(const char *bottle, const struct event_request *r)
+{
+    const char *ts = "2026-01-02T03:04:05.678Z";
+    cJSON *ev = event_request(bottle, r);
+    cJSON_ReplaceItemInObject(ev, "ts", cJSON_CreateString(ts));
+    char *want = event_to_line(ev);
+    cJSON_Delete(ev);
+    struct buf got;
+    buf_init(&got, 0);
+    CHECK(proxy_hop_request_line(&got, ts, bottle, r) == 0);
+    CHECK_STR(got.p, want);
+    buf_free(&got);
+    free(want);
+}
+
+static void request_line(void)
+{
+    struct event_request full = {
+        .hop = "pipelock",
+        .id = 123456789012345ULL,
+        .method = "POST",
+        .scheme = "https",
+        .host = "api.example.test",
+        .port = 443,
+        .path = "/a?q=\"x\"\\y\x01\x1f\b\f\n\r\t\x7f\xc3\xa9/",
+        .status = 403,
+        .bytes_up = 0,
+        .bytes_down = 999999999999999ULL,
+        .ms = 0,
+        .verdict = "block",
+        .reason = "dlp: secret in URL",
+        .rule = "aws-key",
+        .auth = "rewritten:api.example.test",
+    };
+    check_request_line("bench", &full);
+    struct event_request sparse = {.hop = "egress",
+                                   .id = 1,
+                                   .method = "-",
+                                   .port = -1,
+                                   .status = -1,
+                                   .ms = -1,
+                                   .verdict = "allow"};
+    check_request_line(NULL, &sparse);
+    check_request_line("we\"ird", &sparse);
+    char long_path[2000];
+    for (size_t i = 0; i < sizeof long_path - 1; i++)
+        long_path[i] = i % 7 ? 'a' : '\n';
+    long_path[sizeof long_path - 1] = 0;
+    full.path = long_path;
+    check_request_line("b", &full);
+    /* Past cJSON's plain-digit range the hop falls back to cJSON itself. */
+    struct buf b;
+    buf_init(&b, 0);
+    full.bytes_up = 1000000000000000ULL;
+    CHECK(proxy_hop_request_line(&b, "t", "b", &full) == -1);
+    CHECK(b.len == 0);
+    buf_free(&b);
+}
+
 TEST_MAIN(T(parse_flows), T(smuggling_refused), T(limits), T(rewrite_head), T(targets),
-          T(response_tracker), T(egress_value))
+          T(response_tracker), T(egress_value), T(request_line))

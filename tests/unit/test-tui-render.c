@@ -1,4 +1,5 @@
-/* test-tui-render: golden renders of each dashboard panel from fixture models, drawn off-screen and read back from curscr. */
+/* test-tui-render: golden renders of each dashboard panel from fixture models, drawn off-screen and
+ * read back from curscr. */
 #include "test.h"
 
 #include <limits.h>
@@ -16,51 +17,110 @@
 
 /* The demo bottle's stream as the supervisor produced it (trimmed). */
 static const char *const demo_events[] = {
-    "{\"ts\":\"2026-11-29T06:13:32.699Z\",\"bottle\":\"demo\",\"type\":\"state\",\"state\":\"creating\"}",
-    "{\"ts\":\"2026-11-29T06:13:32.699Z\",\"bottle\":\"demo\",\"type\":\"state\",\"state\":\"provisioning\"}",
-    "{\"ts\":\"2026-11-29T06:13:32.699Z\",\"bottle\":\"demo\",\"type\":\"step\",\"step\":\"network\",\"status\":\"start\",\"detail\":\"bubblewrap --unshare-net\"}",
-    "{\"ts\":\"2026-11-29T06:13:32.699Z\",\"bottle\":\"demo\",\"type\":\"cmd\",\"step\":\"network\",\"argv\":[\"bwrap\",\"--version\"]}",
-    "{\"ts\":\"2026-11-29T06:13:32.709Z\",\"bottle\":\"demo\",\"type\":\"output\",\"step\":\"network\",\"stream\":\"stdout\",\"line\":\"bubblewrap 0.8.0\"}",
-    "{\"ts\":\"2026-11-29T06:13:32.711Z\",\"bottle\":\"demo\",\"type\":\"step\",\"step\":\"network\",\"status\":\"ok\",\"ms\":12,\"detail\":\"bubblewrap 0.8.0: loopback only\"}",
-    "{\"ts\":\"2026-11-29T06:13:32.711Z\",\"bottle\":\"demo\",\"type\":\"step\",\"step\":\"proxies\",\"status\":\"start\",\"detail\":\"pipelock, then egress\"}",
-    "{\"ts\":\"2026-11-29T06:13:32.711Z\",\"bottle\":\"demo\",\"type\":\"cmd\",\"step\":\"proxies\",\"argv\":[\"bottle-proxy\",\"pipelock\",\"--listen\",\"127.0.0.1:0\"]}",
-    "{\"ts\":\"2026-11-29T06:13:32.780Z\",\"bottle\":\"demo\",\"type\":\"hop\",\"hop\":\"pipelock\",\"listen\":\"127.0.0.1:34473\",\"pid\":3081,\"status\":\"up\"}",
-    "{\"ts\":\"2026-11-29T06:13:32.781Z\",\"bottle\":\"demo\",\"type\":\"cmd\",\"step\":\"proxies\",\"argv\":[\"bottle-proxy\",\"egress\",\"--listen\",\"127.0.0.1:0\"]}",
-    "{\"ts\":\"2026-11-29T06:13:32.847Z\",\"bottle\":\"demo\",\"type\":\"hop\",\"hop\":\"egress\",\"listen\":\"127.0.0.1:44641\",\"pid\":3082,\"status\":\"up\"}",
-    "{\"ts\":\"2026-11-29T06:13:32.848Z\",\"bottle\":\"demo\",\"type\":\"step\",\"step\":\"proxies\",\"status\":\"ok\",\"ms\":137,\"detail\":\"first hop egress listening\"}",
-    "{\"ts\":\"2026-11-29T06:13:32.848Z\",\"bottle\":\"demo\",\"type\":\"step\",\"step\":\"gate\",\"status\":\"skip\",\"ms\":0,\"detail\":\"no git.repos\"}",
-    "{\"ts\":\"2026-11-29T06:13:32.848Z\",\"bottle\":\"demo\",\"type\":\"step\",\"step\":\"start\",\"status\":\"ok\",\"ms\":0,\"detail\":\"relay 127.0.0.1:9099\"}",
-    "{\"ts\":\"2026-11-29T06:13:33.016Z\",\"bottle\":\"demo\",\"type\":\"step\",\"step\":\"ca\",\"status\":\"ok\",\"ms\":167,\"detail\":\"egress CA trusted\",\"fingerprint\":\"6A:60:AA:AA:EF:9C:CD:B2:77:50:E5:D7:95:93:51:CD:F9:76:68:B8:1B:17:84:C7:12:5D:DA:7D:FC:A9:2C:41\"}",
-    "{\"ts\":\"2026-11-29T06:13:33.016Z\",\"bottle\":\"demo\",\"type\":\"step\",\"step\":\"prompt\",\"status\":\"ok\",\"ms\":0,\"detail\":\"mounted read-only\"}",
-    "{\"ts\":\"2026-11-29T06:13:33.016Z\",\"bottle\":\"demo\",\"type\":\"step\",\"step\":\"agent\",\"status\":\"start\",\"detail\":\"sh\"}",
-    "{\"ts\":\"2026-11-29T06:13:33.020Z\",\"bottle\":\"demo\",\"type\":\"step\",\"step\":\"agent\",\"status\":\"ok\",\"ms\":5,\"detail\":\"pid 3091\"}",
-    "{\"ts\":\"2026-11-29T06:13:33.020Z\",\"bottle\":\"demo\",\"type\":\"state\",\"state\":\"running\"}",
-    "{\"ts\":\"2026-11-29T06:13:33.064Z\",\"bottle\":\"demo\",\"type\":\"output\",\"step\":\"agent\",\"stream\":\"stdout\",\"line\":\"demo-agent: round 1\"}",
-    "{\"ts\":\"2026-11-29T06:13:33.204Z\",\"bottle\":\"demo\",\"type\":\"request\",\"hop\":\"egress\",\"id\":1,\"method\":\"GET\",\"scheme\":\"https\",\"host\":\"api.demo.test\",\"port\":443,\"path\":\"/v1/hello\",\"status\":200,\"bytes_up\":0,\"bytes_down\":146,\"ms\":50,\"verdict\":\"allow\",\"auth\":\"rewritten:api.demo.test\"}",
-    "{\"ts\":\"2026-11-29T06:13:33.204Z\",\"bottle\":\"demo\",\"type\":\"request\",\"hop\":\"pipelock\",\"id\":1,\"method\":\"GET\",\"scheme\":\"https\",\"host\":\"api.demo.test\",\"port\":443,\"path\":\"/v1/hello\",\"status\":200,\"bytes_up\":0,\"bytes_down\":146,\"ms\":49,\"verdict\":\"allow\",\"rule\":\"api.demo.test\"}",
-    "{\"ts\":\"2026-11-29T06:13:33.321Z\",\"bottle\":\"demo\",\"type\":\"request\",\"hop\":\"egress\",\"id\":2,\"method\":\"POST\",\"scheme\":\"https\",\"host\":\"api.demo.test\",\"port\":443,\"path\":\"/v1/messages\",\"status\":200,\"bytes_up\":18,\"bytes_down\":146,\"ms\":1,\"verdict\":\"allow\",\"auth\":\"rewritten:api.demo.test\"}",
-    "{\"ts\":\"2026-11-29T06:13:33.436Z\",\"bottle\":\"demo\",\"type\":\"request\",\"hop\":\"egress\",\"id\":3,\"method\":\"GET\",\"scheme\":\"https\",\"host\":\"evil.demo.test\",\"port\":443,\"path\":\"/upload\",\"status\":403,\"bytes_up\":0,\"bytes_down\":196,\"ms\":0,\"verdict\":\"block\",\"reason\":\"host not in allowlist\"}",
-    "{\"ts\":\"2026-11-29T06:13:33.437Z\",\"bottle\":\"demo\",\"type\":\"request\",\"hop\":\"pipelock\",\"id\":3,\"method\":\"GET\",\"scheme\":\"https\",\"host\":\"evil.demo.test\",\"port\":443,\"path\":\"/upload\",\"status\":403,\"bytes_up\":0,\"bytes_down\":0,\"ms\":0,\"verdict\":\"block\",\"reason\":\"host not in allowlist\"}",
-    "{\"ts\":\"2026-11-29T06:13:33.500Z\",\"bottle\":\"demo\",\"type\":\"request\",\"hop\":\"egress\",\"id\":4,\"method\":\"GET\",\"scheme\":\"https\",\"host\":\"api.demo.test\",\"port\":443,\"path\":\"/v1/search\",\"status\":403,\"bytes_up\":0,\"bytes_down\":120,\"ms\":2,\"verdict\":\"block\",\"reason\":\"DLP: aws-access-key\"}",
-    "{\"ts\":\"2026-11-29T06:13:34.000Z\",\"bottle\":\"demo\",\"type\":\"hop\",\"hop\":\"pipelock\",\"listen\":\"127.0.0.1:34473\",\"pid\":3081,\"status\":\"down\"}",
-    "{\"ts\":\"2026-11-29T06:13:34.500Z\",\"bottle\":\"demo\",\"type\":\"hop\",\"hop\":\"pipelock\",\"listen\":\"127.0.0.1:34473\",\"pid\":3200,\"status\":\"restarted\"}",
+    "{\"ts\":\"2026-11-29T06:13:32.699Z\",\"bottle\":\"demo\",\"type\":\"state\",\"state\":"
+    "\"creating\"}",
+    "{\"ts\":\"2026-11-29T06:13:32.699Z\",\"bottle\":\"demo\",\"type\":\"state\",\"state\":"
+    "\"provisioning\"}",
+    "{\"ts\":\"2026-11-29T06:13:32.699Z\",\"bottle\":\"demo\",\"type\":\"step\",\"step\":"
+    "\"network\",\"status\":\"start\",\"detail\":\"bubblewrap --unshare-net\"}",
+    "{\"ts\":\"2026-11-29T06:13:32.699Z\",\"bottle\":\"demo\",\"type\":\"cmd\",\"step\":"
+    "\"network\",\"argv\":[\"bwrap\",\"--version\"]}",
+    "{\"ts\":\"2026-11-29T06:13:32.709Z\",\"bottle\":\"demo\",\"type\":\"output\",\"step\":"
+    "\"network\",\"stream\":\"stdout\",\"line\":\"bubblewrap 0.8.0\"}",
+    "{\"ts\":\"2026-11-29T06:13:32.711Z\",\"bottle\":\"demo\",\"type\":\"step\",\"step\":"
+    "\"network\",\"status\":\"ok\",\"ms\":12,\"detail\":\"bubblewrap 0.8.0: loopback only\"}",
+    "{\"ts\":\"2026-11-29T06:13:32.711Z\",\"bottle\":\"demo\",\"type\":\"step\",\"step\":"
+    "\"proxies\",\"status\":\"start\",\"detail\":\"pipelock, then egress\"}",
+    "{\"ts\":\"2026-11-29T06:13:32.711Z\",\"bottle\":\"demo\",\"type\":\"cmd\",\"step\":"
+    "\"proxies\",\"argv\":[\"bottle-proxy\",\"pipelock\",\"--listen\",\"127.0.0.1:0\"]}",
+    "{\"ts\":\"2026-11-29T06:13:32.780Z\",\"bottle\":\"demo\",\"type\":\"hop\",\"hop\":"
+    "\"pipelock\",\"listen\":\"127.0.0.1:34473\",\"pid\":3081,\"status\":\"up\"}",
+    "{\"ts\":\"2026-11-29T06:13:32.781Z\",\"bottle\":\"demo\",\"type\":\"cmd\",\"step\":"
+    "\"proxies\",\"argv\":[\"bottle-proxy\",\"egress\",\"--listen\",\"127.0.0.1:0\"]}",
+    "{\"ts\":\"2026-11-29T06:13:32.847Z\",\"bottle\":\"demo\",\"type\":\"hop\",\"hop\":\"egress\","
+    "\"listen\":\"127.0.0.1:44641\",\"pid\":3082,\"status\":\"up\"}",
+    "{\"ts\":\"2026-11-29T06:13:32.848Z\",\"bottle\":\"demo\",\"type\":\"step\",\"step\":"
+    "\"proxies\",\"status\":\"ok\",\"ms\":137,\"detail\":\"first hop egress listening\"}",
+    "{\"ts\":\"2026-11-29T06:13:32.848Z\",\"bottle\":\"demo\",\"type\":\"step\",\"step\":\"gate\","
+    "\"status\":\"skip\",\"ms\":0,\"detail\":\"no git.repos\"}",
+    "{\"ts\":\"2026-11-29T06:13:32.848Z\",\"bottle\":\"demo\",\"type\":\"step\",\"step\":\"start\","
+    "\"status\":\"ok\",\"ms\":0,\"detail\":\"relay 127.0.0.1:9099\"}",
+    "{\"ts\":\"2026-11-29T06:13:33.016Z\",\"bottle\":\"demo\",\"type\":\"step\",\"step\":\"ca\","
+    "\"status\":\"ok\",\"ms\":167,\"detail\":\"egress CA "
+    "trusted\",\"fingerprint\":\"6A:60:AA:AA:EF:9C:CD:B2:77:50:E5:D7:95:93:51:CD:F9:76:68:B8:1B:17:"
+    "84:C7:12:5D:DA:7D:FC:A9:2C:41\"}",
+    "{\"ts\":\"2026-11-29T06:13:33.016Z\",\"bottle\":\"demo\",\"type\":\"step\",\"step\":"
+    "\"prompt\",\"status\":\"ok\",\"ms\":0,\"detail\":\"mounted read-only\"}",
+    "{\"ts\":\"2026-11-29T06:13:33.016Z\",\"bottle\":\"demo\",\"type\":\"step\",\"step\":\"agent\","
+    "\"status\":\"start\",\"detail\":\"sh\"}",
+    "{\"ts\":\"2026-11-29T06:13:33.020Z\",\"bottle\":\"demo\",\"type\":\"step\",\"step\":\"agent\","
+    "\"status\":\"ok\",\"ms\":5,\"detail\":\"pid 3091\"}",
+    "{\"ts\":\"2026-11-29T06:13:33.020Z\",\"bottle\":\"demo\",\"type\":\"state\",\"state\":"
+    "\"running\"}",
+    "{\"ts\":\"2026-11-29T06:13:33.064Z\",\"bottle\":\"demo\",\"type\":\"output\",\"step\":"
+    "\"agent\",\"stream\":\"stdout\",\"line\":\"demo-agent: round 1\"}",
+    "{\"ts\":\"2026-11-29T06:13:33.204Z\",\"bottle\":\"demo\",\"type\":\"request\",\"hop\":"
+    "\"egress\",\"id\":1,\"method\":\"GET\",\"scheme\":\"https\",\"host\":\"api.demo.test\","
+    "\"port\":443,\"path\":\"/v1/"
+    "hello\",\"status\":200,\"bytes_up\":0,\"bytes_down\":146,\"ms\":50,\"verdict\":\"allow\","
+    "\"auth\":\"rewritten:api.demo.test\"}",
+    "{\"ts\":\"2026-11-29T06:13:33.204Z\",\"bottle\":\"demo\",\"type\":\"request\",\"hop\":"
+    "\"pipelock\",\"id\":1,\"method\":\"GET\",\"scheme\":\"https\",\"host\":\"api.demo.test\","
+    "\"port\":443,\"path\":\"/v1/"
+    "hello\",\"status\":200,\"bytes_up\":0,\"bytes_down\":146,\"ms\":49,\"verdict\":\"allow\","
+    "\"rule\":\"api.demo.test\"}",
+    "{\"ts\":\"2026-11-29T06:13:33.321Z\",\"bottle\":\"demo\",\"type\":\"request\",\"hop\":"
+    "\"egress\",\"id\":2,\"method\":\"POST\",\"scheme\":\"https\",\"host\":\"api.demo.test\","
+    "\"port\":443,\"path\":\"/v1/"
+    "messages\",\"status\":200,\"bytes_up\":18,\"bytes_down\":146,\"ms\":1,\"verdict\":\"allow\","
+    "\"auth\":\"rewritten:api.demo.test\"}",
+    "{\"ts\":\"2026-11-29T06:13:33.436Z\",\"bottle\":\"demo\",\"type\":\"request\",\"hop\":"
+    "\"egress\",\"id\":3,\"method\":\"GET\",\"scheme\":\"https\",\"host\":\"evil.demo.test\","
+    "\"port\":443,\"path\":\"/"
+    "upload\",\"status\":403,\"bytes_up\":0,\"bytes_down\":196,\"ms\":0,\"verdict\":\"block\","
+    "\"reason\":\"host not in allowlist\"}",
+    "{\"ts\":\"2026-11-29T06:13:33.437Z\",\"bottle\":\"demo\",\"type\":\"request\",\"hop\":"
+    "\"pipelock\",\"id\":3,\"method\":\"GET\",\"scheme\":\"https\",\"host\":\"evil.demo.test\","
+    "\"port\":443,\"path\":\"/"
+    "upload\",\"status\":403,\"bytes_up\":0,\"bytes_down\":0,\"ms\":0,\"verdict\":\"block\","
+    "\"reason\":\"host not in allowlist\"}",
+    "{\"ts\":\"2026-11-29T06:13:33.500Z\",\"bottle\":\"demo\",\"type\":\"request\",\"hop\":"
+    "\"egress\",\"id\":4,\"method\":\"GET\",\"scheme\":\"https\",\"host\":\"api.demo.test\","
+    "\"port\":443,\"path\":\"/v1/"
+    "search\",\"status\":403,\"bytes_up\":0,\"bytes_down\":120,\"ms\":2,\"verdict\":\"block\","
+    "\"reason\":\"DLP: aws-access-key\"}",
+    "{\"ts\":\"2026-11-29T06:13:34.000Z\",\"bottle\":\"demo\",\"type\":\"hop\",\"hop\":"
+    "\"pipelock\",\"listen\":\"127.0.0.1:34473\",\"pid\":3081,\"status\":\"down\"}",
+    "{\"ts\":\"2026-11-29T06:13:34.500Z\",\"bottle\":\"demo\",\"type\":\"hop\",\"hop\":"
+    "\"pipelock\",\"listen\":\"127.0.0.1:34473\",\"pid\":3200,\"status\":\"restarted\"}",
 };
 
 /* A bottle whose agent step failed: its output must be on screen without scrolling. */
 static const char *const failed_events[] = {
-    "{\"ts\":\"2026-11-29T07:00:00.000Z\",\"bottle\":\"broken\",\"type\":\"state\",\"state\":\"creating\"}",
-    "{\"ts\":\"2026-11-29T07:00:00.000Z\",\"bottle\":\"broken\",\"type\":\"state\",\"state\":\"provisioning\"}",
-    "{\"ts\":\"2026-11-29T07:00:00.010Z\",\"bottle\":\"broken\",\"type\":\"step\",\"step\":\"network\",\"status\":\"ok\",\"ms\":10,\"detail\":\"ok\"}",
-    "{\"ts\":\"2026-11-29T07:00:00.100Z\",\"bottle\":\"broken\",\"type\":\"step\",\"step\":\"proxies\",\"status\":\"ok\",\"ms\":90,\"detail\":\"ok\"}",
-    "{\"ts\":\"2026-11-29T07:00:00.200Z\",\"bottle\":\"broken\",\"type\":\"step\",\"step\":\"agent\",\"status\":\"start\",\"detail\":\"no-such-agent\"}",
-    "{\"ts\":\"2026-11-29T07:00:00.201Z\",\"bottle\":\"broken\",\"type\":\"cmd\",\"step\":\"agent\",\"argv\":[\"bwrap\",\"--\",\"no-such-agent\"]}",
-    "{\"ts\":\"2026-11-29T07:00:00.202Z\",\"bottle\":\"broken\",\"type\":\"output\",\"step\":\"agent\",\"stream\":\"stderr\",\"line\":\"sandbox-init: cannot run no-such-agent: No such file or directory\"}",
-    "{\"ts\":\"2026-11-29T07:00:00.203Z\",\"bottle\":\"broken\",\"type\":\"step\",\"step\":\"agent\",\"status\":\"fail\",\"ms\":3,\"detail\":\"the agent exited 127\"}",
-    "{\"ts\":\"2026-11-29T07:00:00.300Z\",\"bottle\":\"broken\",\"type\":\"state\",\"state\":\"stopping\"}",
-    "{\"ts\":\"2026-11-29T07:00:00.400Z\",\"bottle\":\"broken\",\"type\":\"state\",\"state\":\"failed\"}",
+    "{\"ts\":\"2026-11-29T07:00:00.000Z\",\"bottle\":\"broken\",\"type\":\"state\",\"state\":"
+    "\"creating\"}",
+    "{\"ts\":\"2026-11-29T07:00:00.000Z\",\"bottle\":\"broken\",\"type\":\"state\",\"state\":"
+    "\"provisioning\"}",
+    "{\"ts\":\"2026-11-29T07:00:00.010Z\",\"bottle\":\"broken\",\"type\":\"step\",\"step\":"
+    "\"network\",\"status\":\"ok\",\"ms\":10,\"detail\":\"ok\"}",
+    "{\"ts\":\"2026-11-29T07:00:00.100Z\",\"bottle\":\"broken\",\"type\":\"step\",\"step\":"
+    "\"proxies\",\"status\":\"ok\",\"ms\":90,\"detail\":\"ok\"}",
+    "{\"ts\":\"2026-11-29T07:00:00.200Z\",\"bottle\":\"broken\",\"type\":\"step\",\"step\":"
+    "\"agent\",\"status\":\"start\",\"detail\":\"no-such-agent\"}",
+    "{\"ts\":\"2026-11-29T07:00:00.201Z\",\"bottle\":\"broken\",\"type\":\"cmd\",\"step\":"
+    "\"agent\",\"argv\":[\"bwrap\",\"--\",\"no-such-agent\"]}",
+    "{\"ts\":\"2026-11-29T07:00:00.202Z\",\"bottle\":\"broken\",\"type\":\"output\",\"step\":"
+    "\"agent\",\"stream\":\"stderr\",\"line\":\"sandbox-init: cannot run no-such-agent: No such "
+    "file or directory\"}",
+    "{\"ts\":\"2026-11-29T07:00:00.203Z\",\"bottle\":\"broken\",\"type\":\"step\",\"step\":"
+    "\"agent\",\"status\":\"fail\",\"ms\":3,\"detail\":\"the agent exited 127\"}",
+    "{\"ts\":\"2026-11-29T07:00:00.300Z\",\"bottle\":\"broken\",\"type\":\"state\",\"state\":"
+    "\"stopping\"}",
+    "{\"ts\":\"2026-11-29T07:00:00.400Z\",\"bottle\":\"broken\",\"type\":\"state\",\"state\":"
+    "\"failed\"}",
 };
 
-static const char *const steps10[] = {"network", "proxies", "gate",   "start", "ca",
+static const char *const steps10[] = {"network", "proxies",   "gate",   "start",  "ca",
                                       "git",     "supervise", "prompt", "skills", "agent"};
 static const bool skip10[] = {false, false, false, false, false, true, false, false, true, false};
 
@@ -446,8 +506,9 @@ static void hostile_text_is_inert(void)
 {
     struct rig r;
     rig_open(&r, 24, 80, false);
-    const char *ev = "{\"ts\":\"2026-11-29T06:13:40.000Z\",\"bottle\":\"demo\",\"type\":\"output\","
-                     "\"step\":\"network\",\"stream\":\"stdout\",\"line\":\"\\u001b]0;pwn\\u0007x\\u00e9\"}";
+    const char *ev =
+        "{\"ts\":\"2026-11-29T06:13:40.000Z\",\"bottle\":\"demo\",\"type\":\"output\","
+        "\"step\":\"network\",\"stream\":\"stdout\",\"line\":\"\\u001b]0;pwn\\u0007x\\u00e9\"}";
     feed(&r.m, r.m.b[0], &ev, 1, 2000);
     r.m.b[0]->steps[0].expanded = true;
     render(&r, NOW);
@@ -458,7 +519,275 @@ static void hostile_text_is_inert(void)
     rig_close(&r);
 }
 
+/* ---- attributes, mouse, keys ---------------------------------------------------------------- */
+
+/* Row Y of curscr as one ASCII char per column (others as '?'), for finding columns. */
+static void row_ascii(int y, char *out, int cols)
+{
+    for (int x = 0; x < cols; x++) {
+        cchar_t cc;
+        wchar_t wch[CCHARW_MAX + 1] = {0};
+        attr_t at;
+        short pair;
+        out[x] = '?';
+        if (mvwin_wch(curscr, y, x, &cc) == OK && getcchar(&cc, wch, &at, &pair, NULL) != ERR)
+            out[x] = wch[0] >= 0x20 && wch[0] < 0x7f ? (char)wch[0] : '?';
+    }
+    out[cols] = '\0';
+}
+
+static attr_t cell_attr(int y, int x, short *pair)
+{
+    cchar_t cc;
+    wchar_t wch[CCHARW_MAX + 1] = {0};
+    attr_t at = 0;
+    short pr = 0;
+    mvwin_wch(curscr, y, x, &cc);
+    getcchar(&cc, wch, &at, &pr, NULL);
+    if (pair)
+        *pair = pr;
+    return at & ~A_COLOR;
+}
+
+/* The first screen row in Y0..Y1 whose text contains NEEDLE; *X gets its column. */
+static int find_on_screen(struct rig *r, int y0, int y1, const char *needle, int *x)
+{
+    char line[512];
+    for (int y = y0; y <= y1; y++) {
+        row_ascii(y, line, r->scr.cols);
+        const char *p = strstr(line, needle);
+        if (p) {
+            *x = (int)(p - line);
+            return y;
+        }
+    }
+    return -1;
+}
+
+static void filter_highlights_matches(void)
+{
+    struct rig r;
+    rig_open(&r, 40, 120, true); /* monochrome: the match is bold+underline */
+    enum tui_action act;
+    size_t idx;
+    for (const char *k = "/EVIL\r"; *k; k++)
+        tui_view_key(&r.v, *k, &act, &idx);
+    render(&r, NOW);
+    struct tui_rect rc = r.v.p[TUI_P_REQUESTS]->r;
+    int x, y = find_on_screen(&r, rc.y + 2, rc.y + rc.h - 2, "evil.demo.test", &x);
+    CHECK(y > 0);
+    /* Case-insensitive: "evil" is drawn in the match role, the rest of the URL is not. */
+    for (int i = 0; i < 4; i++)
+        CHECK((cell_attr(y, x + i, NULL) & (A_UNDERLINE | A_BOLD)) == (A_UNDERLINE | A_BOLD));
+    CHECK(!(cell_attr(y, x + 4, NULL) & A_UNDERLINE));
+    CHECK(!(cell_attr(y, x + 6, NULL) & A_UNDERLINE));
+    rig_close(&r);
+
+    /* In colour, the match has its own colour pair. */
+    CHECK(tui_screen_open_offscreen(&r.scr, 40, 120, true, true) == 0);
+    fixture(&r.m);
+    tui_view_init(&r.v, &r.scr, &r.m);
+    CHECK(r.scr.color);
+    for (const char *k = "/evil\r"; *k; k++)
+        tui_view_key(&r.v, *k, &act, &idx);
+    render(&r, NOW);
+    y = find_on_screen(&r, rc.y + 2, rc.y + rc.h - 2, "evil.demo.test", &x);
+    CHECK(y > 0);
+    short pm = 0, pn = 0;
+    cell_attr(y, x, &pm);
+    cell_attr(y, x + 5, &pn);
+    CHECK(pm != 0 && pm != pn);
+    rig_close(&r);
+}
+
+static void monochrome_fallback(void)
+{
+    struct rig r;
+    rig_open(&r, 24, 80, true);
+    CHECK(!r.scr.color);
+    /* Every role that carries meaning has a non-colour attribute, and failure
+     * reads differently from success. */
+    enum tui_role roles[] = {TUI_R_HEADER, TUI_R_FOCUS, TUI_R_SELECT, TUI_R_OK,
+                             TUI_R_FAIL,   TUI_R_WARN,  TUI_R_RUN,    TUI_R_MATCH};
+    for (size_t i = 0; i < sizeof roles / sizeof *roles; i++) {
+        CHECK(tui_attr(&r.scr, roles[i]) != A_NORMAL);
+        CHECK((tui_attr(&r.scr, roles[i]) & A_COLOR) == 0);
+    }
+    CHECK(tui_attr(&r.scr, TUI_R_FAIL) != tui_attr(&r.scr, TUI_R_OK));
+    render(&r, NOW);
+    /* Nothing on screen uses a colour pair. */
+    for (int y = 0; y < 24; y++)
+        for (int x = 0; x < 80; x++) {
+            short pair = 0;
+            cell_attr(y, x, &pair);
+            CHECK(pair == 0);
+        }
+    /* The selected bottle's row is reversed, the failed bottle's state underlined. */
+    int x, y = find_on_screen(&r, 1, 8, "demo", &x);
+    CHECK(y > 0 && (cell_attr(y, x, NULL) & A_REVERSE));
+    y = find_on_screen(&r, 1, 8, "failed", &x);
+    CHECK(y > 0 && (cell_attr(y, x, NULL) & A_UNDERLINE));
+    rig_close(&r);
+}
+
+static void mouse_selects_and_scrolls(void)
+{
+    struct rig r;
+    rig_open(&r, 40, 120, true);
+    render(&r, NOW);
+    struct tui_rect bp = r.v.p[TUI_P_BOTTLES]->r, rp = r.v.p[TUI_P_REQUESTS]->r,
+                    sp = r.v.p[TUI_P_STEPS]->r;
+    /* A click on the second bottle's row selects it and focuses the pane. */
+    r.v.focus = TUI_P_REQUESTS;
+    CHECK(tui_view_mouse(&r.v, bp.y + 3, bp.x + 3, BUTTON1_CLICKED) & TUI_REDRAW);
+    CHECK_INT(r.v.sel, 1);
+    CHECK(r.v.focus == TUI_P_BOTTLES);
+    /* The wheel over the bottles pane moves the selection. */
+    tui_view_mouse(&r.v, bp.y + 3, bp.x + 3, BUTTON5_PRESSED);
+    CHECK_INT(r.v.sel, 2);
+    tui_view_mouse(&r.v, bp.y + 3, bp.x + 3, BUTTON4_PRESSED);
+    tui_view_mouse(&r.v, bp.y + 3, bp.x + 3, BUTTON4_PRESSED);
+    CHECK_INT(r.v.sel, 0);
+    /* The wheel over the requests pane scrolls it back and pauses it. */
+    render(&r, NOW);
+    int x;
+    CHECK(find_on_screen(&r, rp.y, rp.y, "[following]", &x) == rp.y);
+    CHECK(find_on_screen(&r, rp.y + 2, rp.y + rp.h - 2, "/v1/search", &x) > 0);
+    tui_view_mouse(&r.v, rp.y + 5, rp.x + 10, BUTTON4_PRESSED);
+    CHECK(!r.v.p[TUI_P_REQUESTS]->follow);
+    CHECK(r.v.focus == TUI_P_BOTTLES); /* the wheel scrolls without moving focus */
+    render(&r, NOW);
+    CHECK(find_on_screen(&r, rp.y, rp.y, "[paused]", &x) == rp.y);
+    CHECK(find_on_screen(&r, rp.y + 2, rp.y + rp.h - 2, "/v1/search", &x) < 0);
+    /* ...and forward again; End resumes following. */
+    tui_view_mouse(&r.v, rp.y + 5, rp.x + 10, BUTTON5_PRESSED);
+    render(&r, NOW);
+    CHECK(find_on_screen(&r, rp.y + 2, rp.y + rp.h - 2, "/v1/search", &x) > 0);
+    /* The wheel over the steps pane moves the step cursor. */
+    r.v.p[TUI_P_STEPS]->cursor = 0;
+    tui_view_mouse(&r.v, sp.y + 3, sp.x + 3, BUTTON5_PRESSED);
+    CHECK_INT(r.v.p[TUI_P_STEPS]->cursor, 1);
+    /* A click anywhere closes the help overlay. */
+    enum tui_action act;
+    size_t idx;
+    tui_view_key(&r.v, '?', &act, &idx);
+    CHECK(r.v.show_help);
+    tui_view_mouse(&r.v, 20, 60, BUTTON1_CLICKED);
+    CHECK(!r.v.show_help);
+    rig_close(&r);
+}
+
+/* Every key the dashboard answers, in every pane, is in the help overlay. */
+static void help_lists_every_key(void)
+{
+    struct rig r;
+    rig_open(&r, 24, 80, true);
+    enum tui_panel_id focus[] = {TUI_P_BOTTLES, TUI_P_STEPS, TUI_P_REQUESTS, TUI_P_CMDLOG};
+    int missing = 0;
+    for (size_t f = 0; f < sizeof focus / sizeof *focus; f++)
+        for (int key = 1; key < KEY_MAX; key++) {
+            if (key == KEY_RESIZE || key == KEY_MOUSE)
+                continue;
+            r.v.focus = focus[f];
+            r.v.show_cmdlog = focus[f] == TUI_P_CMDLOG;
+            r.v.show_help = false;
+            r.v.prompt = TUI_PROMPT_NONE;
+            r.v.sel = 0;
+            enum tui_action act;
+            size_t idx;
+            int fl = tui_view_key(&r.v, key, &act, &idx);
+            if (fl && !tui_help_lists_key(key)) {
+                fprintf(stderr, "key %d (%s) is answered in pane %zu but not in the help\n", key,
+                        keyname(key), f);
+                missing++;
+            }
+        }
+    CHECK_INT(missing, 0);
+    rig_close(&r);
+}
+
+static void steps_expand_collapse(void)
+{
+    struct rig r;
+    rig_open(&r, 40, 120, true);
+    enum tui_action act;
+    size_t idx;
+    struct tui_rect sp = r.v.p[TUI_P_STEPS]->r;
+    int x;
+    render(&r, NOW);
+    CHECK(find_on_screen(&r, sp.y, sp.y + sp.h - 1, "bubblewrap 0.8.0", &x) < 0 ||
+          find_on_screen(&r, sp.y, sp.y + sp.h - 1, "| bubblewrap", &x) < 0);
+    r.v.focus = TUI_P_STEPS;
+    r.v.p[TUI_P_STEPS]->cursor = 0;
+    tui_view_key(&r.v, '\r', &act, &idx);
+    CHECK(act == TUI_ACT_NONE); /* Enter in the steps pane expands, never launches */
+    render(&r, NOW);
+    CHECK(find_on_screen(&r, sp.y, sp.y + sp.h - 1, "$ bwrap --version", &x) > 0);
+    tui_view_key(&r.v, ' ', &act, &idx);
+    render(&r, NOW);
+    CHECK(find_on_screen(&r, sp.y, sp.y + sp.h - 1, "$ bwrap --version", &x) < 0);
+    tui_view_key(&r.v, 'e', &act, &idx);
+    render(&r, NOW);
+    CHECK(find_on_screen(&r, sp.y, sp.y + sp.h - 1, "$ bwrap --version", &x) > 0);
+    rig_close(&r);
+}
+
+/* A failure after a lot of output: its last lines and the reason are on an
+ * 80x24 screen with no key pressed. */
+static void failed_output_long(void)
+{
+    struct rig r;
+    rig_open(&r, 24, 80, true);
+    struct tui_bottle *b = r.m.b[1];
+    feed(&r.m, b, failed_events, 5, 2000);
+    for (int i = 0; i < 60; i++) {
+        char line[256];
+        snprintf(line, sizeof line,
+                 "{\"ts\":\"2026-11-29T07:00:01.000Z\",\"bottle\":\"broken\",\"type\":\"output\","
+                 "\"step\":\"agent\",\"stream\":\"stdout\",\"line\":\"noise %d\"}",
+                 i);
+        const char *ev = line;
+        feed(&r.m, b, &ev, 1, 2000);
+    }
+    const char *tail[] = {
+        "{\"ts\":\"2026-11-29T07:00:02.000Z\",\"bottle\":\"broken\",\"type\":\"output\","
+        "\"step\":\"agent\",\"stream\":\"stderr\",\"line\":\"FATAL: config.json missing\"}",
+        "{\"ts\":\"2026-11-29T07:00:02.001Z\",\"bottle\":\"broken\",\"type\":\"step\",\"step\":"
+        "\"agent\",\"status\":\"fail\",\"ms\":3,\"detail\":\"the agent exited 2\"}",
+        "{\"ts\":\"2026-11-29T07:00:02.002Z\",\"bottle\":\"broken\",\"type\":\"state\","
+        "\"state\":\"failed\"}",
+    };
+    feed(&r.m, b, tail, 3, 2000);
+    r.v.sel = 1;
+    render(&r, NOW);
+    struct tui_rect sp = r.v.p[TUI_P_STEPS]->r;
+    int x;
+    CHECK(find_on_screen(&r, sp.y, sp.y + sp.h - 1, "failed at 'agent'", &x) > 0);
+    CHECK(find_on_screen(&r, sp.y, sp.y + sp.h - 1, "FATAL: config.json missing", &x) > 0);
+    CHECK(find_on_screen(&r, sp.y, sp.y + sp.h - 1, "noise 59", &x) > 0);
+    rig_close(&r);
+}
+
+static void too_small_and_back(void)
+{
+    struct rig r;
+    rig_open(&r, 24, 80, true);
+    tui_screen_resize_to(&r.scr, 8, 30);
+    tui_view_layout(&r.v);
+    render(&r, NOW);
+    int x;
+    CHECK(find_on_screen(&r, 0, 0, "too small", &x) == 0);
+    tui_screen_resize_to(&r.scr, 24, 80);
+    tui_view_layout(&r.v);
+    render(&r, NOW);
+    screen_golden(&r, "screen-utf8-resized-80x24");
+    rig_close(&r);
+}
+
 TEST_MAIN(T(bottles_panel), T(steps_panel_running), T(steps_panel_failed), T(chain_panel),
           T(requests_panel), T(requests_filtered), T(cmdlog_panel), T(help_overlay),
           T(whole_ascii_80x24), T(whole_utf8_120x40), T(confirmations), T(history_bounded),
-          T(paused_view_holds), T(restart_resets_run), T(hostile_text_is_inert))
+          T(paused_view_holds), T(restart_resets_run), T(hostile_text_is_inert),
+          T(filter_highlights_matches), T(monochrome_fallback), T(mouse_selects_and_scrolls),
+          T(help_lists_every_key), T(steps_expand_collapse), T(failed_output_long),
+          T(too_small_and_back))

@@ -1,0 +1,82 @@
+#!/bin/bash
+# One slow bottle never stalls the others: two real bottles launched at once
+# under tmux, one whose pipelock hop takes 25 s to start (a wrapper around
+# bottle-proxy); the other reaches running and streams its agent's output,
+# and keys are answered while the slow step is pending; a kill of the slow
+# one is acknowledged at once and lands when its step is done. Every wait polls with a deadline.
+set -uo pipefail
+source "$(dirname "$0")/lib/common.sh"
+command -v tmux >/dev/null || skip "tmux not installed"
+command -v bwrap >/dev/null || skip "bubblewrap not installed"
+bwrap --ro-bind / / --unshare-net true 2>/dev/null || skip "bwrap cannot create namespaces here"
+[[ -x $PROXY ]] && "$PROXY" --help >/dev/null 2>&1 || skip "bottle-proxy not built"
+
+T=$(mktemp -d /tmp/bottle-tui-slow.XXXXXX)
+SOCK="bottle-tui-slow-$$"
+TM() { tmux -L "$SOCK" "$@"; }
+cleanup() {
+  TM kill-server 2>/dev/null
+  [[ -s $T/slow.pid ]] && kill "$(cat "$T/slow.pid")" 2>/dev/null
+  [[ -n ${KEEP:-} ]] || rm -rf "$T"
+}
+trap cleanup EXIT
+export XDG_STATE_HOME=$T/state HOME=$T/home
+mkdir -p "$HOME" "$T/ws"
+for b in slow fast; do
+  cat >"$T/$b.yaml" <<YAML
+name: tui$b
+workspace: ws
+agent:
+  command: [sh, -c, "echo $b-agent-up; exec sleep 1000"]
+YAML
+done
+# (The backend column gives way when "provisioning" widens the state column.)
+# The slow bottle's hop sleeps before it starts (its stdio detached, so a
+# kill of the wrapper leaves no pipe open).
+cat >"$T/slowproxy" <<SH
+#!/bin/sh
+case " \$* " in *" --bottle tuislow "*)
+  sleep 25 </dev/null >/dev/null 2>&1 & echo \$! >"$T/slow.pid"; wait \$! ;;
+esac
+exec "$PROXY" "\$@"
+SH
+chmod +x "$T/slowproxy"
+
+fails=0 passes=0
+ok() { echo "ok   $1"; passes=$((passes + 1)); }
+bad() { echo "FAIL $1"; fails=$((fails + 1)); echo "--- screen"; screen; echo "---"; }
+check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+screen() { TM capture-pane -p -t tui; }
+shows() { screen | grep -qE -- "$1"; }
+expect() { if wait_for "$1" shows "$3"; then ok "$2"; else bad "$2 (no /$3/ within $1 s)"; fi; }
+keys() { TM send-keys -t tui "$@"; }
+procs_left() { pgrep -f "bottle-proxy .*$T/" >/dev/null || pgrep -f "bwrap .*$T/ws" >/dev/null; }
+
+TM new-session -d -s tui -x 120 -y 40 \
+  "cd '$T' && env LC_ALL=C.UTF-8 TERM=tmux-256color BOTTLE_PROXY='$T/slowproxy' '$TUI' slow.yaml fast.yaml; echo EXITED:\$?; exec sleep 600"
+t0=$SECONDS
+expect 10 "the slow bottle is stuck starting its hops" "│tuislow +(local +)?(creating|provisioning)"
+expect 20 "the fast bottle runs meanwhile" "│tuifast +(local +)?running"
+check "...well before the slow hop starts" "(( SECONDS - t0 < 20 ))"
+check "the slow bottle is still provisioning" "shows '│tuislow +(local +)?provisioning'"
+keys '?'
+expect 3 "keys are answered meanwhile" "Help: keys"
+keys Escape Down Tab End Enter
+expect 10 "the fast bottle's agent output streams" "    fast-agent-up"
+keys BTab Up k
+expect 5 "kill the slow bottle mid-step: asks" "Kill bottle 'tuislow'\?"
+keys y
+# The supervisor finishes a step in flight before tearing down (src/core/bottle.c),
+# so the kill lands when the slow hop is up; the dashboard says so meanwhile.
+expect 5 "the kill is acknowledged at once" "stopping tuislow \(after the step in flight"
+check "the fast bottle is untouched" "shows '│tuifast +(local +)?running'"
+expect 60 "the slow bottle stops once its step is done" "│tuislow +(local +)?stopped"
+check "the fast bottle still runs" "shows '│tuifast +(local +)?running'"
+keys q
+expect 5 "quit names the one running bottle" "Quit\? 1 running bottle will be killed"
+keys y
+expect 60 "quit: exits 0" "^EXITED:0"
+if wait_for 15 eval '! procs_left'; then ok "nothing left behind"; else bad "nothing left behind"; pgrep -af "$T/"; fi
+
+echo "$passes passed, $fails failed"
+[[ $fails -eq 0 ]]
