@@ -134,6 +134,10 @@ struct plan *plan_build(const struct manifest *m)
     for (size_t i = 0; i < m->egress.nroutes; i++)
         if (m->egress.routes[i].placeholder_env)
             env_add(p, m->egress.routes[i].placeholder_env, PLAN_PLACEHOLDER);
+    /* The agent has a terminal, but no one pages through its output there:
+     * `git log` and friends must not wait for a key (agent.env may override). */
+    env_add(p, "PAGER", "cat");
+    env_add(p, "GIT_PAGER", "cat");
     for (size_t i = 0; i < m->agent.nenv; i++)
         env_add(p, m->agent.env[i].key, m->agent.env[i].value);
 
