@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 
 #include <uv.h>
 
@@ -37,7 +39,8 @@ static const char usage[] =
     "                            '#' comments are ignored. A missing file adds none. Read at\n"
     "                            start and again on SIGHUP with the manifest; a bad line\n"
     "                            keeps the previous config (the reason goes to stderr)\n"
-    "  --bottle NAME             the bottle named in events (default: the manifest's name)\n"
+    "  --bottle NAME             the bottle named in events (default: the manifest's name);\n"
+    "                            run so by a supervisor, the hop ends when its parent does\n"
     "  --header-timeout-ms MS    time allowed for a request head (default 30000)\n"
     "  --idle-timeout-ms MS      close connections idle in both directions (default 300000)\n"
     "  --connect-timeout-ms MS   upstream resolve + connect + TLS handshake (default 30000)\n"
@@ -147,6 +150,14 @@ int main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
+    /* Run by a supervisor (--bottle): a hop must not outlive it, even when it
+     * is SIGKILLed; SIGTERM drains as usual. */
+    if (opt.bottle) {
+        pid_t parent = getppid();
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent)
+            return 0;
+    }
     uv_loop_t *loop = uv_default_loop();
     struct proxy_hop hop;
     if (proxy_hop_start(&hop, loop, &opt) != 0)

@@ -116,6 +116,15 @@ check "SIGTERM: stopped" "tail -1 $T/ev2.jsonl | grep -q '\"state\":\"stopped\"'
 check "SIGTERM: no process left" "! pgrep -f 'bottle-proxy .*--bottle uplocal' && ! pgrep -f 'bwrap .*$T/ws'"
 check "SIGTERM: run dir removed" "[ ! -e $XDG_STATE_HOME/bottle/uplocal/run ]"
 
+# ---- the supervisor SIGKILLed: no hop or sandbox outlives it -------------------------
+"$TUI" up --json "$T/ws/bottle.yaml" >"$T/ev4.jsonl" 2>"$T/up4.err" &
+UP_PID=$!
+wait_for 60 grep -q agent-finished "$T/ev4.jsonl" || echo "FAIL bottle did not run (SIGKILL case)"
+kill -KILL "$UP_PID"; wait "$UP_PID" 2>/dev/null; UP_PID=
+gone() { ! pgrep -f 'bottle-proxy .*--bottle uplocal' && ! pgrep -f "bwrap .*$T/ws"; }
+wait_for 20 gone
+check "supervisor SIGKILLed: hops and sandbox end with it" gone
+
 # ---- a missing agent command ---------------------------------------------------------
 sed -i 's/command: \[sh, agent.sh\]/command: [no-such-agent-command]/' "$T/ws/bottle.yaml"
 timeout 60 "$TUI" up "$T/ws/bottle.yaml" >"$T/ev3.txt" 2>"$T/up3.err"; rc=$?
