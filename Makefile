@@ -37,6 +37,7 @@ bench: setup build
 	@bench/launch $(BUILD)
 	@bench/run $(BUILD)
 	@bench/tui $(BUILD)
+	@$(BUILD)/dlp-bench
 
 asan: setup
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DBOTTLE_SANITIZE=ON -DBOTTLE_ASAN_TESTS=OFF >/dev/null
