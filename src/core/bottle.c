@@ -653,8 +653,12 @@ static void on_agent_done(struct proc *p, int64_t status, int sig)
 
 int bottle_agent_spawn(struct bottle *b, const char *const *argv)
 {
+    /* The previous run's transcript stays readable as transcript.1. */
     char *tpath = xasprintf("%s/transcript", b->state_dir);
+    char *prev = xasprintf("%s.1", tpath);
+    rename(tpath, prev);
     b->transcript_fd = open(tpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    free(prev);
     free(tpath);
     bottle_emit(b, event_cmd(b->name, "agent", argv));
     b->agent_lines_budget = AGENT_LINES_BURST;

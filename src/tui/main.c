@@ -19,11 +19,14 @@
 #include "core/relay.h"
 #include "gate/supervise.h"
 #include "tui/tui_app.h"
+#include "tui/tui_attach.h"
 
 static const char usage[] =
-    "usage: bottle-tui [PATH...]            open the dashboard\n"
-    "       bottle-tui check [--json] PATH...  validate manifests, print launch plans\n"
-    "       bottle-tui up [--json] MANIFEST    launch one bottle headless, print its events\n"
+    "usage: bottle-tui [--detach-key KEY] [PATH...]  open the dashboard\n"
+    "       bottle-tui check [--json] PATH...         validate manifests, print launch plans\n"
+    "       bottle-tui up [--json] [--operator] MANIFEST\n"
+    "                                                 launch one bottle headless, print its "
+    "events\n"
     "       bottle-tui --help | --version\n"
     "\n"
     "check: validates each manifest and prints its launch plan: backend, the hop\n"
@@ -46,7 +49,10 @@ static const char usage[] =
     "dashboard: each manifest file named is launched; each directory named is\n"
     "scanned for *.yaml manifests, listed as stopped until launched (n). With no\n"
     "PATH it scans ./bottles and $XDG_CONFIG_HOME/bottle/bottles. ? lists the keys.\n"
-    "NO_COLOR=1 turns colours off; BOTTLE_ASCII=1 forces ASCII drawing.\n";
+    "NO_COLOR=1 turns colours off; BOTTLE_ASCII=1 forces ASCII drawing.\n"
+    "  --detach-key KEY  the key that detaches from an agent's terminal after 'a'\n"
+    "                    (default Ctrl-]; e.g. ^B, C-b, Ctrl-B or 0x02; also\n"
+    "                    BOTTLE_DETACH_KEY)\n";
 
 static int cmd_check(int argc, char **argv)
 {
@@ -509,6 +515,18 @@ int main(int argc, char **argv)
         return cmd_up(argc - 1, argv + 1, argv[0]);
     if (argc > 1 && strcmp(argv[1], "sandbox-init") == 0)
         return cmd_sandbox_init(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "--detach-key") == 0) {
+        char name[16];
+        if (argc < 3 || tui_attach_parse_key(argv[2], name) < 0) {
+            fprintf(stderr,
+                    "bottle-tui: --detach-key wants a key such as ^], ^B, C-b, Ctrl-B or "
+                    "0x02, got '%s'\n",
+                    argc < 3 ? "" : argv[2]);
+            return 2;
+        }
+        setenv("BOTTLE_DETACH_KEY", argv[2], 1);
+        return cmd_dashboard(argc - 3, argv + 3, argv[0]);
+    }
     if (argc > 1 && argv[1][0] == '-') {
         fprintf(stderr, "bottle-tui: unknown option '%s'\n", argv[1]);
         fputs(usage, stderr);

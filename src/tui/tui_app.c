@@ -1,6 +1,8 @@
 /* tui_app: the dashboard's runtime: bottles on the libuv loop, their events into the model, input
  * and throttled redraw. */
 #include "tui/tui_app.h"
+#include "tui/tui_app_sup.h"
+#include "tui/tui_attach.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -40,6 +42,7 @@ struct slot {
     struct bottle *b;
     bool autolaunch;
     bool restart; /* launch again once the teardown is done */
+    struct tui_tail tail; /* the agent's last raw output, to repaint on attach */
 };
 
 /* Counters for developers (BOTTLE_TUI_STATS) and the benchmark. */
@@ -72,15 +75,19 @@ struct tui_app {
     char *feed_buf;
     struct slot *feed_last;
     struct stats st;
+    struct tui_app_sup sup; /* approvals, allowing hosts, gate bring-in */
+    struct tui_attach att;  /* the operator's terminal lent to an agent (a) */
 };
 
 static void launch(struct slot *s);
+static void detach(struct tui_app *a, const char *why);
+static void on_agent_raw(struct bottle *b, const char *data, size_t len);
 
 /* ---- drawing ------------------------------------------------------------------------- */
 
 static void draw_now(struct tui_app *a)
 {
-    if (a->closing || !a->scr.active)
+    if (a->closing || !a->scr.active || a->scr.suspended)
         return;
     uint64_t t0 = uv_hrtime();
     tui_view_draw(&a->view, time_mono_ms());
@@ -229,12 +236,17 @@ static void on_bottle_event(struct bottle *b, const cJSON *ev)
 {
     struct slot *s = b->data;
     apply_event(s->app, s, ev);
+    /* The agent the operator is attached to is gone: the dashboard comes back. */
+    if (s->app->att.b == b && !b->agent)
+        detach(s->app, "the agent exited");
 }
 
 static void on_bottle_done(struct bottle *b, int status)
 {
     struct slot *s = b->data;
     struct tui_app *a = s->app;
+    if (a->att.b == b)
+        detach(a, "the bottle stopped");
     if (b->fail_step)
         tui_view_message(&a->view, "%s: step '%s' failed: %s", b->name, b->fail_step,
                          b->fail_msg ? b->fail_msg : "");
@@ -290,10 +302,81 @@ static void launch(struct slot *s)
         return;
     }
     b->data = s;
+    b->on_agent_raw = on_agent_raw;
+    tui_tail_clear(&s->tail);
     s->b = b;
     a->live++;
     bottle_launch(b);
     schedule_draw(a);
+}
+
+/* ---- the agent's terminal: attach (a) and a typed line (i) ------------------------------- */
+
+static void on_input(uv_poll_t *h, int status, int events);
+
+static void on_agent_raw(struct bottle *b, const char *data, size_t len)
+{
+    struct slot *s = b->data;
+    tui_tail_append(&s->tail, data, len);
+    tui_attach_output(&s->app->att, b, data, len);
+}
+
+/* The terminal comes back to the dashboard, redrawn in full. */
+static void detach(struct tui_app *a, const char *why)
+{
+    if (!a->att.b)
+        return;
+    if (why)
+        tui_view_message(&a->view, "detached from %s: %s", a->att.b->name, why);
+    else
+        tui_view_message(&a->view, "detached from %s", a->att.b->name);
+    tui_attach_stop(&a->att);
+    tui_screen_resume(&a->scr);
+    uv_poll_start(&a->input, UV_READABLE | UV_DISCONNECT, on_input);
+    tui_view_layout(&a->view);
+    a->dirty = true;
+    draw_now(a);
+}
+
+static void on_detach(struct tui_attach *t, const char *why)
+{
+    detach(t->data, why);
+}
+
+/* The loop goes on while attached: other bottles run, events reach the
+ * model; only drawing and curses input pause. */
+static void attach(struct tui_app *a, struct slot *s)
+{
+    if (!s || !s->b || !s->b->agent || a->quitting) {
+        tui_view_message(&a->view, "%s: no agent running to attach to", s ? s->mb->name : "?");
+        return;
+    }
+    uv_poll_stop(&a->input);
+    tui_screen_suspend(&a->scr);
+    int rc = tui_attach_start(&a->att, s->b, &s->tail);
+    if (rc != 0) {
+        tui_screen_resume(&a->scr);
+        uv_poll_start(&a->input, UV_READABLE | UV_DISCONNECT, on_input);
+        tui_view_message(&a->view, "cannot attach to %s: %s", s->mb->name, uv_strerror(rc));
+    }
+}
+
+static void send_line(struct tui_app *a, struct slot *s)
+{
+    struct tui_view *v = &a->view;
+    if (!s || !s->b || !s->b->agent) {
+        tui_view_message(v, "%s: no agent running to type to", s ? s->mb->name : "?");
+        return;
+    }
+    /* CR, as the Enter key sends it: the agent's terminal turns it into what it expects. */
+    char *line = xasprintf("%s\r", v->input);
+    int rc = bottle_agent_input(s->b, line, strlen(line));
+    free(line);
+    v->input[0] = '\0';
+    if (rc == 0)
+        tui_view_message(v, "sent a line to %s", s->mb->name);
+    else
+        tui_view_message(v, "cannot type to %s: %s", s->mb->name, uv_strerror(rc));
 }
 
 static void perform(struct tui_app *a, enum tui_action act, size_t idx)
@@ -328,9 +411,30 @@ static void perform(struct tui_app *a, enum tui_action act, size_t idx)
     case TUI_ACT_QUIT:
         finish(a);
         break;
+    case TUI_ACT_ANSWER:
+    case TUI_ACT_APPROVE:
+    case TUI_ACT_APPROVE_SAVE:
+    case TUI_ACT_DENY:
+    case TUI_ACT_ALLOW_HOST:
+    case TUI_ACT_ALLOW_HOST_SAVE:
+    case TUI_ACT_GATE_LOG:
+    case TUI_ACT_BRING_IN:
+        tui_app_sup_perform(&a->sup, act, s ? s->b : NULL, s ? s->mb : NULL);
+        break;
+    case TUI_ACT_ATTACH:
+        attach(a, s);
+        break;
+    case TUI_ACT_SEND:
+        send_line(a, s);
+        break;
     case TUI_ACT_NONE:
         break;
     }
+}
+
+static void on_sup_redraw(void *data)
+{
+    schedule_draw(data);
 }
 
 /* ---- what outlives a crash ------------------------------------------------------------- */
@@ -373,6 +477,14 @@ static void kill_children(void)
     if (child > 0)
         kill((pid_t)child, SIGKILL);
     close(fd);
+}
+
+/* The crash path while attached: the terminal may be raw (libuv's reset is
+ * async-signal-safe), then the children go. */
+static void crash_restore(void)
+{
+    uv_tty_reset_mode();
+    kill_children();
 }
 
 /* ---- developer hooks: an event feed and counters ------------------------------------------ */
@@ -543,6 +655,7 @@ static void close_handles(struct tui_app *a)
  * so the loop ends. */
 static void finish(struct tui_app *a)
 {
+    detach(a, NULL);
     if (!a->quitting) {
         a->quitting = true;
         for (size_t i = 0; i < a->nslots; i++) {
@@ -585,7 +698,7 @@ static void on_input(uv_poll_t *h, int status, int events)
     }
     int got = 0;
     bool redraw = false;
-    for (int ch; !a->closing && (ch = wgetch(stdscr)) != ERR; got++) {
+    for (int ch; !a->closing && !a->scr.suspended && (ch = wgetch(stdscr)) != ERR; got++) {
         a->st.keys++;
         int fl = 0;
         enum tui_action act = TUI_ACT_NONE;
@@ -621,7 +734,12 @@ static void on_input(uv_poll_t *h, int status, int events)
 
 static void on_winch(uv_signal_t *h, int signum)
 {
-    on_resize(h->data, true);
+    struct tui_app *a = h->data;
+    /* Attached: the agent's terminal follows; curses asks again on detach. */
+    if (a->att.b)
+        tui_attach_winch(&a->att);
+    else
+        on_resize(a, true);
 }
 
 static void on_quit_signal(uv_signal_t *h, int signum)
@@ -684,6 +802,7 @@ int tui_app_run(char **paths, size_t npaths, const struct tui_app_opts *o)
         return 1;
     }
     tui_view_init(&a->view, &a->scr, &a->model);
+    a->sup = (struct tui_app_sup){.loop = a->loop, .view = &a->view, .redraw = on_sup_redraw, .data = a};
     uv_timer_init(a->loop, &a->redraw);
     uv_timer_init(a->loop, &a->tick);
     uv_timer_init(a->loop, &a->quit_timer);
@@ -699,7 +818,12 @@ int tui_app_run(char **paths, size_t npaths, const struct tui_app_opts *o)
     a->input.data = a;
     uv_poll_start(&a->input, UV_READABLE | UV_DISCONNECT, on_input);
     uv_timer_start(&a->tick, on_tick, 1000, 1000);
-    tui_screen_set_crash_hook(kill_children);
+    tui_screen_set_crash_hook(crash_restore);
+    if (tui_attach_init(&a->att, a->loop, on_detach) != 0)
+        tui_view_message(&a->view, "BOTTLE_DETACH_KEY names no key (use e.g. ^] or C-b): "
+                                   "%s detaches",
+                         a->att.key_name);
+    a->att.data = a;
     const char *feed = getenv("BOTTLE_TUI_FEED"), *stats = getenv("BOTTLE_TUI_STATS");
     if (feed && *feed)
         feed_open(a, feed);
@@ -716,6 +840,7 @@ int tui_app_run(char **paths, size_t npaths, const struct tui_app_opts *o)
     /* Only a forced quit leaves handles open (bottles that would not stop). */
     uv_walk(a->loop, close_walk, NULL);
     uv_run(a->loop, UV_RUN_NOWAIT);
+    tui_app_sup_free(&a->sup);
     tui_view_free(&a->view);
     tui_screen_set_crash_hook(NULL);
     tui_screen_close(&a->scr);
@@ -725,8 +850,10 @@ int tui_app_run(char **paths, size_t npaths, const struct tui_app_opts *o)
         free(a->feed_buf);
         buf_free(&a->feed_line);
     }
-    for (size_t i = 0; i < a->nslots; i++)
+    for (size_t i = 0; i < a->nslots; i++) {
+        tui_tail_clear(&a->slots[i]->tail);
         free(a->slots[i]);
+    }
     free(a->slots);
     tui_model_free(&a->model);
     uv_loop_close(a->loop);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/util.h"
+#include "tui/tui_session.h"
 
 static const char *const state_names[] = {"stopped", "creating", "provisioning", "running",
                                           "stopping", "failed", "invalid"};
@@ -119,6 +120,8 @@ static void bottle_free(struct tui_bottle *b)
     for (size_t i = 0; i < b->ncmds; i++)
         free(b->cmds[(b->cmd_start + i) % b->cmd_cap].argv);
     free(b->cmds);
+    tui_sup_free(&b->sup);
+    tui_session_free(b->session);
     free(b);
 }
 
@@ -271,6 +274,8 @@ static void reset_run(struct tui_bottle *b)
     set_str(&b->fail_step, NULL);
     set_str(&b->fail_msg, NULL);
     b->up_since_ms = b->up_until_ms = 0;
+    if (b->session)
+        tui_session_new_run(b->session);
 }
 
 static void apply_state(struct tui_bottle *b, const char *st, uint64_t now_ms)
@@ -289,6 +294,9 @@ static void apply_state(struct tui_bottle *b, const char *st, uint64_t now_ms)
     }
     if (old == TUI_ST_RUNNING && b->state != TUI_ST_RUNNING)
         b->up_until_ms = now_ms;
+    /* A call left pending by an ended run can no longer be answered. */
+    if (b->state != old && (!tui_state_live(b->state) || b->state == TUI_ST_CREATING))
+        tui_sup_end_run(&b->sup, now_ms);
 }
 
 static void apply_step(struct tui_bottle *b, const cJSON *ev)
@@ -371,6 +379,12 @@ static void apply_output(struct tui_bottle *b, const cJSON *ev)
         return;
     bool err = stream && strcmp(stream, "stderr") == 0;
     tui_lines_push(&s->out, xasprintf("%c %s", err ? '!' : '|', line));
+    /* The agent's own output is also its session (the session pane). */
+    if (strcmp(s->name, "agent") == 0) {
+        if (!b->session)
+            b->session = tui_session_new(0);
+        tui_session_push(b->session, line, strlen(line));
+    }
 }
 
 static void apply_hop(struct tui_bottle *b, const cJSON *ev)
@@ -457,6 +471,8 @@ bool tui_model_apply(struct tui_model *m, struct tui_bottle *b, const cJSON *ev,
         apply_hop(b, ev);
     else if (strcmp(type, "request") == 0)
         apply_request(b, ev);
+    else if (strcmp(type, "supervise") == 0 || strcmp(type, "gate") == 0)
+        return tui_sup_apply(&b->sup, type, ev, now_ms);
     else
         return false;
     return true;

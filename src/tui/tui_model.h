@@ -8,6 +8,10 @@
 
 #include <cjson/cJSON.h>
 
+#include "tui/tui_model_sup.h"
+
+struct tui_session;
+
 /* Defaults for the bounded histories; a long-running dashboard stays flat. */
 #define TUI_REQ_HISTORY 100000
 #define TUI_CMD_HISTORY 2000
@@ -105,6 +109,8 @@ struct tui_bottle {
     struct tui_cmd *cmds;
     size_t cmd_cap, cmd_start, ncmds;
     uint64_t events;
+    struct tui_sup sup; /* supervise calls and gate pushes (tui_model_sup) */
+    struct tui_session *session; /* the agent's output (tui_session.h); NULL until it speaks */
 };
 
 struct tui_model {

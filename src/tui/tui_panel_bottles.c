@@ -74,8 +74,14 @@ static void bottles_draw(struct tui_panel *p, struct tui_view *v)
         snprintf(line, sizeof line, " %5s %*llu ", up, reqw, (unsigned long long)b->requests);
         used += tui_put(s, v->w, y, x + used, W - used, base, line);
         snprintf(line, sizeof line, "%*llu", blkw, (unsigned long long)b->blocks);
-        tui_put(s, v->w, y, x + used, W - used,
-                base | (b->blocks ? tui_attr(s, TUI_R_WARN) : A_NORMAL), line);
+        used += tui_put(s, v->w, y, x + used, W - used,
+                        base | (b->blocks ? tui_attr(s, TUI_R_WARN) : A_NORMAL), line);
+        /* Calls waiting for the operator: "!2" at the row's end (the last columns if tight). */
+        if (b->sup.npending) {
+            snprintf(line, sizeof line, "!%zu", b->sup.npending);
+            int mw = (int)strlen(line), mx = used + 1 + mw <= W ? used + 1 : W - mw;
+            tui_put(s, v->w, y, x + mx, mw, base | tui_attr(s, TUI_R_WARN) | A_BOLD, line);
+        }
     }
 }
 

@@ -23,6 +23,12 @@ static const struct {
     {"b", "show blocked requests only (toggle)", {'b'}},
     {"f", "follow the newest requests, or pause", {'f'}},
     {"c", "show the command log instead of requests", {'c'}},
+    {"s", "the agent's session, live", {'s'}},
+    {"a", "attach; Ctrl-] detaches", {'a'}},
+    {"i", "type a line to the agent", {'i'}},
+    {"p, g", "approvals (again: with history) / gate pushes", {'p', 'g'}},
+    {"y, S, d", "answer (or Enter)/approve, +save, deny; y, S: allow blocked", {'y', 'S', 'd'}},
+    {"l, Enter", "gate: the push's log, then bring it in (y/N)", {'l', '\r', '\n', KEY_ENTER}},
     {"Esc", "clear the filter; close this help", {27}},
     {"Ctrl-L", "redraw the screen", {12}},
     {"?, F1", "this help", {'?', KEY_F(1)}},
@@ -53,12 +59,25 @@ static void help_draw(struct tui_panel *p, struct tui_view *v)
     for (int i = 0; i < h; i++)
         tui_fill(s, v->w, y + i, x, w, A_NORMAL, " ");
     tui_box(s, v->w, y, x, h, w, "Help: keys", true);
-    int row = y + 1;
-    for (int i = 0; i < n && row < y + h - 3; i++, row++) {
+    /* Two columns when one does not fit the height (80x24 with every key). */
+    int avail = h - 4, ncol = avail > 0 && n > avail ? 2 : 1;
+    if (ncol == 2) {
+        w = s->cols - 2;
+        x = 1;
+        p->r = (struct tui_rect){y, x, h, w};
+        for (int i = 0; i < h; i++)
+            tui_fill(s, v->w, y + i, x, w, A_NORMAL, " ");
+        tui_box(s, v->w, y, x, h, w, "Help: keys", true);
+    }
+    int per = (n + ncol - 1) / ncol, cw = (w - 4) / ncol;
+    for (int i = 0; i < n; i++) {
+        int col = i / per, row = y + 1 + i % per, cx = x + 2 + col * cw;
+        if (row >= y + h - 3)
+            continue;
         char k[16];
         snprintf(k, sizeof k, "%-14s", keys[i].keys);
-        int used = tui_put(s, v->w, row, x + 2, w - 4, tui_attr(s, TUI_R_KEY), k);
-        tui_put(s, v->w, row, x + 2 + used, w - 4 - used, A_NORMAL, keys[i].what);
+        int used = tui_put(s, v->w, row, cx, cw - 1, tui_attr(s, TUI_R_KEY), k);
+        tui_put(s, v->w, row, cx + used, cw - 1 - used, A_NORMAL, keys[i].what);
     }
     char legend[128];
     snprintf(legend, sizeof legend, "%s credential rewritten by egress   %s hop up  %s hop down",

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "tui/tui_panel.h"
+#include "tui/tui_view.h"
 
 /* Column layout for a width: the URL keeps a useful width; optional columns
  * give way first (bytes, latency), then the verdict narrows, then the hop,
@@ -168,8 +169,66 @@ static void requests_draw(struct tui_panel *p, struct tui_view *v)
         if (sq == 0)
             break;
     }
-    for (int i = 0; i < cnt; i++)
-        draw_row(v, tui_reqs_at(rq, seqs[cnt - 1 - i]), r.y + 2 + i, r.x + 1, W, &c);
+    /* The request that y and S act on is marked while the pane has the focus. */
+    const struct tui_req *selq = v->focus == TUI_P_REQUESTS ? tui_requests_selected(v) : NULL;
+    for (int i = 0; i < cnt; i++) {
+        const struct tui_req *q = tui_reqs_at(rq, seqs[cnt - 1 - i]);
+        draw_row(v, q, r.y + 2 + i, r.x + 1, W, &c);
+        if (q == selq)
+            mvwchgat(v->w, r.y + 2 + i, r.x + 1, W, tui_attr(s, TUI_R_SELECT),
+                     (short)PAIR_NUMBER(tui_attr(s, TUI_R_SELECT)), NULL);
+    }
+}
+
+const struct tui_req *tui_requests_selected(const struct tui_view *v)
+{
+    const struct tui_bottle *b = tui_view_bottle(v);
+    const struct tui_panel *p = v->p[TUI_P_REQUESTS];
+    if (!b || b->reqs.n == 0)
+        return NULL;
+    const struct tui_reqs *rq = &b->reqs;
+    if (!p->follow) {
+        const struct tui_req *q = tui_reqs_at(rq, p->anchor);
+        return q && tui_req_visible(v, q) ? q : NULL;
+    }
+    /* Following: the newest blocked request on screen. */
+    uint64_t first = rq->next_seq - rq->n;
+    int rows = p->r.h - 3;
+    for (uint64_t sq = rq->next_seq; sq-- > first && rows > 0;) {
+        const struct tui_req *q = tui_reqs_at(rq, sq);
+        if (!q || !tui_req_visible(v, q))
+            continue;
+        rows--;
+        if (q->blocked)
+            return q;
+    }
+    return NULL;
+}
+
+/* y / S on a blocked request: the host joins the live allowlist, for this run or saved. */
+static int allow_key(struct tui_view *v, int key)
+{
+    const struct tui_req *q = tui_requests_selected(v);
+    if (!q) {
+        tui_view_message(v, "no blocked request selected (Up pauses and selects)");
+        return TUI_HANDLED | TUI_REDRAW;
+    }
+    if (!q->blocked) {
+        tui_view_message(v, "%s was not blocked", q->host);
+        return TUI_HANDLED | TUI_REDRAW;
+    }
+    /* Only an allowlist block is lifted by allowing the host; DLP keeps blocking. */
+    if (!strstr(q->reason, "allowlist") && !strstr(q->reason, "not allowed")) {
+        tui_view_message(v, "%s was blocked by %s, not the allowlist", q->host, q->reason);
+        return TUI_HANDLED | TUI_REDRAW;
+    }
+    snprintf(v->act_arg, sizeof v->act_arg, "%s", q->host);
+    if (key == 'S')
+        tui_view_confirm(v, TUI_ACT_ALLOW_HOST_SAVE, "Allow %s and save it to the manifest?",
+                         q->host);
+    else
+        tui_view_confirm(v, TUI_ACT_ALLOW_HOST, "Allow %s for this run?", q->host);
+    return TUI_HANDLED | TUI_REDRAW;
 }
 
 static int requests_key(struct tui_panel *p, struct tui_view *v, int key)
@@ -179,6 +238,8 @@ static int requests_key(struct tui_panel *p, struct tui_view *v, int key)
         return 0;
     const struct tui_reqs *rq = &b->reqs;
     int page = p->r.h - 3 > 1 ? p->r.h - 3 : 1;
+    if (key == 'y' || key == 'S')
+        return allow_key(v, key);
     if (key == KEY_END || key == 'G') {
         p->follow = true;
         return TUI_HANDLED | TUI_REDRAW;

@@ -223,6 +223,36 @@ void tui_screen_resize_to(struct tui_screen *s, int rows, int cols)
     getmaxyx(stdscr, s->rows, s->cols);
 }
 
+void tui_screen_suspend(struct tui_screen *s)
+{
+    if (!s->active || s->suspended)
+        return;
+    def_prog_mode();
+    endwin();
+    fflush(stdout);
+    s->suspended = true;
+}
+
+void tui_screen_resume(struct tui_screen *s)
+{
+    if (!s->active || !s->suspended)
+        return;
+    s->suspended = false;
+    reset_prog_mode();
+    tui_screen_resize(s);
+    /* The cursor's state is cached: toggle it so the hide is sent again. */
+    curs_set(1);
+    curs_set(0);
+    /* Keypad transmit mode at once, or the first arrow key typed after the
+     * terminal came back arrives in cursor mode and is not recognised. */
+    const char *smkx = tigetstr("smkx");
+    if (smkx && smkx != (const char *)-1) {
+        putp(smkx);
+        fflush(stdout);
+    }
+    clearok(curscr, TRUE);
+}
+
 /* ---- clipped drawing ------------------------------------------------------------------- */
 
 /* Decode one character at P (N bytes left); *WC gets it, or '?' when it is

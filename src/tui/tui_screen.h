@@ -56,6 +56,7 @@ struct tui_screen {
     SCREEN *sp;
     FILE *in, *out; /* owned when off-screen */
     bool active;
+    bool suspended; /* the terminal is lent out (tui_screen_suspend) */
     bool color;
     bool utf8;
     int rows, cols;
@@ -82,6 +83,12 @@ void tui_screen_close(struct tui_screen *s);
 void tui_screen_resize(struct tui_screen *s);
 /* Resize to exactly ROWS x COLS (tests). */
 void tui_screen_resize_to(struct tui_screen *s, int rows, int cols);
+/* Lend the terminal out (attach): curses' mode is saved and the terminal
+ * is left as the shell had it; nothing may be drawn until resume. */
+void tui_screen_suspend(struct tui_screen *s);
+/* Take the terminal back: curses' mode, the current size, a full redraw
+ * on the next refresh. */
+void tui_screen_resume(struct tui_screen *s);
 
 static inline attr_t tui_attr(const struct tui_screen *s, enum tui_role r)
 {

@@ -12,6 +12,8 @@
 #include "tui/tui_model.h"
 #include "tui/tui_screen.h"
 #include "tui/tui_view.h"
+#include "tui/tui_attach.h"
+#include "tui/tui_session.h"
 
 /* ---- fixtures ------------------------------------------------------------------------------ */
 
@@ -677,19 +679,224 @@ static void mouse_selects_and_scrolls(void)
     rig_close(&r);
 }
 
+/* ---- approvals and gate ------------------------------------------------------------------------ */
+
+/* The demo agent asks a question, asks for a host, says something, and has
+ * one request already denied; and it pushed two branches to the gate. */
+static const char *const sup_events[] = {
+    "{\"ts\":\"2026-11-29T06:13:40.000Z\",\"bottle\":\"demo\",\"type\":\"supervise\","
+    "\"tool\":\"notify_operator\",\"id\":\"1\",\"status\":\"delivered\",\"summary\":\"tests "
+    "are green\"}",
+    "{\"ts\":\"2026-11-29T06:13:41.000Z\",\"bottle\":\"demo\",\"type\":\"supervise\","
+    "\"tool\":\"request_egress\",\"id\":\"2\",\"status\":\"pending\",\"summary\":\"pypi.org: "
+    "pip install\"}",
+    "{\"ts\":\"2026-11-29T06:13:42.000Z\",\"bottle\":\"demo\",\"type\":\"supervise\","
+    "\"tool\":\"request_egress\",\"id\":\"2\",\"status\":\"denied\",\"summary\":\"pypi.org\"}",
+    "{\"ts\":\"2026-11-29T06:13:43.000Z\",\"bottle\":\"demo\",\"type\":\"supervise\","
+    "\"tool\":\"ask_operator\",\"id\":\"3\",\"status\":\"pending\",\"summary\":\"which "
+    "branch should I rebase on?\"}",
+    "{\"ts\":\"2026-11-29T06:13:44.000Z\",\"bottle\":\"demo\",\"type\":\"supervise\","
+    "\"tool\":\"request_egress\",\"id\":\"4\",\"status\":\"pending\",\"summary\":"
+    "\"docs.demo.test: read the API docs\"}",
+    "{\"ts\":\"2026-11-29T06:13:45.000Z\",\"bottle\":\"demo\",\"type\":\"gate\",\"op\":"
+    "\"push\",\"repo\":\"project\",\"refs\":\"refs/heads/agent-fix "
+    "000000000000..1a2b3c4d5e6f fix the flaky test\"}",
+    "{\"ts\":\"2026-11-29T06:13:46.000Z\",\"bottle\":\"demo\",\"type\":\"gate\",\"op\":"
+    "\"push\",\"repo\":\"project\",\"refs\":\"refs/heads/feature/docs "
+    "abcdef012345..0f1e2d3c4b5a document the gate\"}",
+};
+
+static void feed_sup(struct rig *r)
+{
+    feed(&r->m, r->m.b[0], sup_events, sizeof sup_events / sizeof *sup_events, NOW - 30000);
+}
+
+static void approvals_panes(void)
+{
+    struct rig r;
+    rig_open(&r, 40, 120, true);
+    feed_sup(&r);
+    struct tui_bottle *b = r.m.b[0];
+    CHECK_INT(b->sup.npending, 2);
+    CHECK_INT(b->sup.npushes, 2);
+    render(&r, NOW);
+    /* Pending calls are on screen with no key: a strip over the requests,
+     * the bottle's marker, the status bar. */
+    panel_golden(&r, TUI_P_APPROVALS, "approvals-strip");
+    int x;
+    CHECK(find_on_screen(&r, 39, 39, "2 pending approvals", &x) == 39);
+    CHECK(find_on_screen(&r, 2, 8, "!2", &x) > 0);
+    struct tui_rect rp = r.v.p[TUI_P_REQUESTS]->r, ap = r.v.p[TUI_P_APPROVALS]->r;
+    CHECK(rp.h > 0 && rp.y == ap.y + ap.h);
+    /* p focuses it, p again shows the history too. */
+    enum tui_action act;
+    size_t idx;
+    tui_view_key(&r.v, 'p', &act, &idx);
+    CHECK(r.v.focus == TUI_P_APPROVALS);
+    tui_view_key(&r.v, 'p', &act, &idx);
+    CHECK(r.v.show_approvals);
+    render(&r, NOW);
+    panel_golden(&r, TUI_P_APPROVALS, "approvals-full");
+    /* A resolved call leaves the pending list and shows in the history. */
+    const char *ans = "{\"ts\":\"2026-11-29T06:14:00.000Z\",\"bottle\":\"demo\",\"type\":"
+                      "\"supervise\",\"tool\":\"ask_operator\",\"id\":\"3\",\"status\":"
+                      "\"answered\",\"summary\":\"main\"}";
+    feed(&r.m, b, &ans, 1, NOW);
+    CHECK_INT(b->sup.npending, 1);
+    render(&r, NOW);
+    CHECK(find_on_screen(&r, ap.y, ap.y + ap.h - 1, "answered  which branch should I rebase on? -> main",
+                         &x) > 0);
+    /* The run ends: what was pending is cancelled, the strip goes. */
+    const char *stop = "{\"ts\":\"2026-11-29T06:15:00.000Z\",\"bottle\":\"demo\",\"type\":"
+                       "\"state\",\"state\":\"stopped\"}";
+    feed(&r.m, b, &stop, 1, NOW);
+    CHECK_INT(b->sup.npending, 0);
+    tui_view_key(&r.v, 'p', &act, &idx);
+    CHECK(!r.v.show_approvals && r.v.focus != TUI_P_APPROVALS);
+    render(&r, NOW);
+    CHECK(r.v.p[TUI_P_APPROVALS]->r.h == 0);
+    CHECK(find_on_screen(&r, 39, 39, "pending approval", &x) < 0);
+    rig_close(&r);
+}
+
+static void approvals_keys(void)
+{
+    struct rig r;
+    rig_open(&r, 24, 80, true);
+    feed_sup(&r);
+    render(&r, NOW);
+    screen_golden(&r, "screen-approvals-80x24");
+    enum tui_action act;
+    size_t idx = 99;
+    /* y with the bottles pane focused reaches the oldest pending call: the question. */
+    tui_view_key(&r.v, 'y', &act, &idx);
+    CHECK(r.v.prompt == TUI_PROMPT_INPUT);
+    CHECK_STR(r.v.act_id, "3");
+    for (const char *k = "use mainX"; *k; k++)
+        tui_view_key(&r.v, *k, &act, &idx);
+    tui_view_key(&r.v, KEY_BACKSPACE, &act, &idx);
+    render(&r, NOW);
+    int x;
+    CHECK(find_on_screen(&r, 23, 23, "answer #3: use main", &x) == 23);
+    tui_view_key(&r.v, '\r', &act, &idx);
+    CHECK(act == TUI_ACT_ANSWER && idx == 0);
+    CHECK_STR(r.v.input, "use main");
+    /* Esc cancels a typed answer. */
+    tui_view_key(&r.v, 'y', &act, &idx);
+    tui_view_key(&r.v, 'x', &act, &idx);
+    tui_view_key(&r.v, 27, &act, &idx);
+    CHECK(act == TUI_ACT_NONE && r.v.prompt == TUI_PROMPT_NONE);
+    /* The egress request: Enter approves for this run at once, d denies, S asks first. */
+    r.v.focus = TUI_P_APPROVALS;
+    tui_view_key(&r.v, KEY_DOWN, &act, &idx);
+    tui_view_key(&r.v, '\r', &act, &idx);
+    CHECK(act == TUI_ACT_APPROVE);
+    CHECK_STR(r.v.act_id, "4");
+    tui_view_key(&r.v, 'd', &act, &idx);
+    CHECK(act == TUI_ACT_DENY);
+    tui_view_key(&r.v, 'S', &act, &idx);
+    CHECK(act == TUI_ACT_NONE && r.v.prompt == TUI_PROMPT_CONFIRM);
+    CHECK(strstr(r.v.prompt_text, "docs.demo.test") && strstr(r.v.prompt_text, "manifest"));
+    tui_view_key(&r.v, 'y', &act, &idx);
+    CHECK(act == TUI_ACT_APPROVE_SAVE);
+    rig_close(&r);
+}
+
+static void requests_allow_blocked(void)
+{
+    struct rig r;
+    rig_open(&r, 40, 120, true);
+    enum tui_action act;
+    size_t idx;
+    r.v.focus = TUI_P_REQUESTS;
+    /* Following: the newest blocked request is selected; it is a DLP block. */
+    render(&r, NOW);
+    const struct tui_req *q = tui_requests_selected(&r.v);
+    CHECK(q && strcmp(q->host, "api.demo.test") == 0 && q->blocked);
+    tui_view_key(&r.v, 'y', &act, &idx);
+    CHECK(act == TUI_ACT_NONE && r.v.prompt == TUI_PROMPT_NONE && strstr(r.v.msg, "not the allowlist"));
+    /* Up pauses and selects; up to the allowlist block. */
+    tui_view_key(&r.v, KEY_UP, &act, &idx);
+    q = tui_requests_selected(&r.v);
+    CHECK(q && strcmp(q->host, "evil.demo.test") == 0);
+    render(&r, NOW);
+    int x;
+    struct tui_rect rc = r.v.p[TUI_P_REQUESTS]->r;
+    int y = find_on_screen(&r, rc.y + 2, rc.y + rc.h - 2, "evil.demo.test/upload", &x);
+    CHECK(y > 0 && (cell_attr(y + 1, x, NULL) & A_REVERSE) && !(cell_attr(y - 1, x, NULL) & A_REVERSE));
+    tui_view_key(&r.v, 'y', &act, &idx);
+    CHECK(r.v.prompt == TUI_PROMPT_CONFIRM && strstr(r.v.prompt_text, "Allow evil.demo.test for this run"));
+    tui_view_key(&r.v, 'y', &act, &idx);
+    CHECK(act == TUI_ACT_ALLOW_HOST);
+    CHECK_STR(r.v.act_arg, "evil.demo.test");
+    tui_view_key(&r.v, 'S', &act, &idx);
+    tui_view_key(&r.v, 'n', &act, &idx);
+    CHECK(act == TUI_ACT_NONE);
+    tui_view_key(&r.v, 'S', &act, &idx);
+    tui_view_key(&r.v, 'y', &act, &idx);
+    CHECK(act == TUI_ACT_ALLOW_HOST_SAVE);
+    rig_close(&r);
+}
+
+static void gate_pane(void)
+{
+    struct rig r;
+    rig_open(&r, 40, 120, true);
+    feed_sup(&r);
+    enum tui_action act;
+    size_t idx;
+    tui_view_key(&r.v, 'g', &act, &idx);
+    CHECK(r.v.show_gate && r.v.focus == TUI_P_GATE);
+    render(&r, NOW);
+    panel_golden(&r, TUI_P_GATE, "gate");
+    /* Enter on the second row (the older push) asks for its log. */
+    tui_view_key(&r.v, KEY_DOWN, &act, &idx);
+    tui_view_key(&r.v, '\r', &act, &idx);
+    CHECK(act == TUI_ACT_GATE_LOG && r.v.act_idx == 0);
+    /* What the app does with the log: the overlay and the question. */
+    tui_view_overlay(&r.v, "Pushed to project: agent-fix (new..1a2b3c4d5e6f)",
+                     xstrdup("1a2b3c4 fix the flaky test (agent, 2 minutes ago)\n"
+                             "9f8e7d6 operator commit (op, 3 days ago)\n"));
+    tui_view_confirm(&r.v, TUI_ACT_BRING_IN, "Bring agent-fix into /src/project as "
+                                             "bottle/demo/agent-fix?");
+    tui_sup_push_note(&r.m.b[0]->sup, 1, "brought in as bottle/demo/feature/docs", false);
+    render(&r, NOW);
+    panel_golden(&r, TUI_P_GATELOG, "gatelog");
+    int x;
+    CHECK(find_on_screen(&r, 39, 39, "Bring agent-fix into", &x) == 39);
+    tui_view_key(&r.v, 'y', &act, &idx);
+    CHECK(act == TUI_ACT_BRING_IN && r.v.overlay_text == NULL);
+    render(&r, NOW);
+    struct tui_rect gp = r.v.p[TUI_P_GATE]->r;
+    CHECK(find_on_screen(&r, gp.y, gp.y + gp.h - 1, "brought in as bottle/demo/feature/docs", &x) > 0);
+    /* g again: back to the requests. */
+    tui_view_key(&r.v, 'g', &act, &idx);
+    CHECK(!r.v.show_gate && r.v.focus == TUI_P_REQUESTS);
+    rig_close(&r);
+}
+
 /* Every key the dashboard answers, in every pane, is in the help overlay. */
 static void help_lists_every_key(void)
 {
     struct rig r;
     rig_open(&r, 24, 80, true);
-    enum tui_panel_id focus[] = {TUI_P_BOTTLES, TUI_P_STEPS, TUI_P_REQUESTS, TUI_P_CMDLOG};
+    enum tui_panel_id focus[] = {TUI_P_BOTTLES,  TUI_P_STEPS, TUI_P_REQUESTS, TUI_P_CMDLOG,
+                                 TUI_P_APPROVALS, TUI_P_GATE, TUI_P_SESSION};
     int missing = 0;
+    feed_sup(&r);
     for (size_t f = 0; f < sizeof focus / sizeof *focus; f++)
         for (int key = 1; key < KEY_MAX; key++) {
             if (key == KEY_RESIZE || key == KEY_MOUSE)
                 continue;
             r.v.focus = focus[f];
             r.v.show_cmdlog = focus[f] == TUI_P_CMDLOG;
+            r.v.show_gate = focus[f] == TUI_P_GATE;
+            r.v.show_approvals = false;
+            if (r.v.show_session != (focus[f] == TUI_P_SESSION)) {
+                r.v.show_session = focus[f] == TUI_P_SESSION;
+                tui_view_layout(&r.v);
+            }
+            tui_view_overlay(&r.v, NULL, NULL);
             r.v.show_help = false;
             r.v.prompt = TUI_PROMPT_NONE;
             r.v.sel = 0;
@@ -784,10 +991,247 @@ static void too_small_and_back(void)
     rig_close(&r);
 }
 
+/* ---- the session pane and the agent's terminal ---------------------------------------------- */
+
+/* One line of agent output as the supervisor reports it. */
+static void agent_line(struct tui_model *m, struct tui_bottle *b, const char *line)
+{
+    cJSON *ev = cJSON_CreateObject();
+    cJSON_AddStringToObject(ev, "ts", "2026-11-29T06:14:00.000Z");
+    cJSON_AddStringToObject(ev, "bottle", b->name);
+    cJSON_AddStringToObject(ev, "type", "output");
+    cJSON_AddStringToObject(ev, "step", "agent");
+    cJSON_AddStringToObject(ev, "stream", "stdout");
+    cJSON_AddStringToObject(ev, "line", line);
+    tui_model_apply(m, b, ev, 2000);
+    cJSON_Delete(ev);
+}
+
+/* Every line of a recorded stream-json fixture, as agent output of B. */
+static void feed_fixture(struct tui_model *m, struct tui_bottle *b, const char *name)
+{
+    const char *src = getenv("BOTTLE_SRC");
+    char *path = xasprintf("%s/tests/fixtures/stream-json/%s.jsonl", src ? src : ".", name);
+    size_t len = 0;
+    char *text = file_read_all(path, 1 << 24, &len);
+    CHECK(text);
+    for (char *p = text, *nl; p < text + len; p = nl + 1) {
+        nl = memchr(p, '\n', (size_t)(text + len - p));
+        if (!nl)
+            nl = text + len;
+        *nl = '\0';
+        agent_line(m, b, p);
+    }
+    free(text);
+    free(path);
+}
+
+static void session_fixture(const char *fixture, int rows, int cols, const char *name)
+{
+    struct rig r;
+    rig_open(&r, rows, cols, true);
+    feed_fixture(&r.m, r.m.b[0], fixture);
+    CHECK(r.m.b[0]->session && r.m.b[0]->session->timeline);
+    enum tui_action act;
+    size_t idx;
+    CHECK(tui_view_key(&r.v, 's', &act, &idx) & TUI_HANDLED);
+    CHECK(r.v.show_session && r.v.focus == TUI_P_SESSION);
+    render(&r, NOW);
+    panel_golden(&r, TUI_P_SESSION, name);
+    rig_close(&r);
+}
+
+/* The recorded sessions render as timelines: text, calls with their input,
+ * results (a failed one as an error), totals; the demo agent's plain line
+ * before the stream-json began stays as it came. */
+static void session_ok_tools(void)
+{
+    session_fixture("ok-tools", 40, 120, "session-ok-tools");
+}
+
+static void session_failed_tool(void)
+{
+    session_fixture("failed-tool", 40, 120, "session-failed-tool");
+}
+
+/* An event type the renderer does not know is shown raw, never dropped; at 80x24. */
+static void session_unknown_event(void)
+{
+    session_fixture("unknown-event", 24, 80, "session-unknown-event-80x24");
+    struct rig r;
+    rig_open(&r, 24, 80, true);
+    feed_fixture(&r.m, r.m.b[0], "unknown-event");
+    enum tui_action act;
+    size_t idx;
+    tui_view_key(&r.v, 's', &act, &idx);
+    render(&r, NOW);
+    int x;
+    struct tui_rect sp = r.v.p[TUI_P_SESSION]->r;
+    CHECK(find_on_screen(&r, sp.y, sp.y + sp.h - 1, "telepathy", &x) > 0);
+    screen_golden(&r, "screen-session-80x24");
+    rig_close(&r);
+}
+
+/* Detection: plain lines stay plain until a stream-json event; an unknown
+ * type alone does not switch; after the switch, what does not parse is raw. */
+static void session_detects_streamjson(void)
+{
+    struct tui_session *s = tui_session_new(0);
+    const char *plain = "$ echo attached-42";
+    tui_session_push(s, plain, strlen(plain));
+    const char *odd = "{\"type\":\"telepathy\"}";
+    tui_session_push(s, odd, strlen(odd));
+    CHECK(!s->timeline);
+    CHECK_INT(s->n, 2);
+    CHECK(tui_session_at(s, 0)->kind == STREAMJSON_TEXT);
+    const char *init = "{\"type\":\"system\",\"subtype\":\"init\",\"model\":\"m\",\"tools\":[]}";
+    tui_session_push(s, init, strlen(init));
+    CHECK(s->timeline);
+    CHECK(tui_session_at(s, 2)->kind == STREAMJSON_INIT);
+    tui_session_push(s, "not json at all", 15);
+    CHECK(tui_session_at(s, 3)->kind == STREAMJSON_RAW);
+    CHECK_STR(tui_session_at(s, 3)->text, "not json at all");
+    /* A new run: a marker, and detection starts over. */
+    tui_session_new_run(s);
+    CHECK(!s->timeline);
+    CHECK(strstr(tui_session_at(s, tui_session_last(s))->text, "started again"));
+    tui_session_free(s);
+}
+
+/* The history is bounded in entries and bytes; the pane follows, pauses
+ * (new output does not move a paused view), resumes, and reaches the oldest. */
+static void session_bounded_and_scrolls(void)
+{
+    struct rig r;
+    rig_open(&r, 24, 80, true);
+    struct tui_bottle *b = r.m.b[0];
+    char line[64];
+    for (int i = 0; i < 20000; i++) {
+        snprintf(line, sizeof line, "line %d", i);
+        agent_line(&r.m, b, line);
+    }
+    CHECK_INT(b->session->n, TUI_SESSION_ENTRIES);
+    enum tui_action act;
+    size_t idx;
+    tui_view_key(&r.v, 's', &act, &idx);
+    render(&r, NOW);
+    struct tui_rect sp = r.v.p[TUI_P_SESSION]->r;
+    int x, bottom = sp.y + sp.h - 2;
+    CHECK(find_on_screen(&r, bottom, bottom, "line 19999", &x) == bottom);
+    CHECK(find_on_screen(&r, sp.y, sp.y, "[following]", &x) == sp.y);
+    for (int i = 0; i < 5; i++)
+        tui_view_key(&r.v, KEY_UP, &act, &idx);
+    for (int i = 20000; i < 20100; i++) {
+        snprintf(line, sizeof line, "line %d", i);
+        agent_line(&r.m, b, line);
+    }
+    render(&r, NOW);
+    CHECK(find_on_screen(&r, bottom, bottom, "line 19994", &x) == bottom);
+    CHECK(find_on_screen(&r, sp.y, sp.y, "[paused]", &x) == sp.y);
+    tui_view_key(&r.v, KEY_DOWN, &act, &idx);
+    render(&r, NOW);
+    CHECK(find_on_screen(&r, bottom, bottom, "line 19995", &x) == bottom);
+    tui_view_key(&r.v, 'f', &act, &idx);
+    render(&r, NOW);
+    CHECK(find_on_screen(&r, bottom, bottom, "line 20099", &x) == bottom);
+    tui_view_key(&r.v, KEY_HOME, &act, &idx);
+    render(&r, NOW);
+    CHECK(find_on_screen(&r, sp.y + 1, sp.y + 1, "line 15100", &x) == sp.y + 1);
+    tui_view_key(&r.v, KEY_PPAGE, &act, &idx); /* at the top already: stays */
+    render(&r, NOW);
+    CHECK(find_on_screen(&r, sp.y + 1, sp.y + 1, "line 15100", &x) == sp.y + 1);
+    tui_view_key(&r.v, 'G', &act, &idx);
+    render(&r, NOW);
+    CHECK(find_on_screen(&r, bottom, bottom, "line 20099", &x) == bottom);
+    /* Long lines: the byte bound holds. */
+    char *big = xmalloc(9001);
+    memset(big, 'x', 9000);
+    big[9000] = '\0';
+    for (int i = 0; i < 3000; i++)
+        agent_line(&r.m, b, big);
+    free(big);
+    CHECK(b->session->bytes <= TUI_SESSION_BYTES);
+    CHECK(b->session->n < 3000);
+    render(&r, NOW);
+    rig_close(&r);
+}
+
+/* a attaches to a running agent, i types a line to it; neither to a stopped one.
+ * The session takes the lower area: Tab skips the hidden steps; c gives the area back. */
+static void session_keys(void)
+{
+    struct rig r;
+    rig_open(&r, 24, 80, true);
+    enum tui_action act;
+    size_t idx = 99;
+    tui_view_key(&r.v, 'a', &act, &idx);
+    CHECK(act == TUI_ACT_ATTACH && idx == 0);
+    tui_view_key(&r.v, 'i', &act, &idx);
+    CHECK(act == TUI_ACT_NONE && r.v.prompt == TUI_PROMPT_INPUT);
+    for (const char *k = "echo hi"; *k; k++)
+        tui_view_key(&r.v, *k, &act, &idx);
+    render(&r, NOW);
+    int x;
+    CHECK(find_on_screen(&r, 23, 23, "type to demo", &x) == 23);
+    CHECK(find_on_screen(&r, 23, 23, "echo hi", &x) == 23);
+    tui_view_key(&r.v, '\r', &act, &idx);
+    CHECK(act == TUI_ACT_SEND && idx == 0);
+    CHECK_STR(r.v.input, "echo hi");
+    r.v.sel = 1; /* failed: no agent */
+    tui_view_key(&r.v, 'a', &act, &idx);
+    CHECK(act == TUI_ACT_NONE && strstr(r.v.msg, "no agent"));
+    tui_view_key(&r.v, 'i', &act, &idx);
+    CHECK(r.v.prompt == TUI_PROMPT_NONE);
+    r.v.sel = 0;
+    tui_view_key(&r.v, 's', &act, &idx);
+    CHECK(r.v.show_session && r.v.focus == TUI_P_SESSION);
+    CHECK(r.v.p[TUI_P_STEPS]->r.h == 0 && r.v.p[TUI_P_SESSION]->r.w == 80);
+    tui_view_key(&r.v, '\t', &act, &idx);
+    CHECK(r.v.focus == TUI_P_BOTTLES);
+    tui_view_key(&r.v, '\t', &act, &idx);
+    CHECK(r.v.focus == TUI_P_SESSION);
+    render(&r, NOW);
+    struct tui_rect sp = r.v.p[TUI_P_SESSION]->r;
+    CHECK(find_on_screen(&r, sp.y, sp.y, "Session demo", &x) == sp.y);
+    CHECK(find_on_screen(&r, sp.y + 1, sp.y + 1, "demo-agent: round 1", &x) == sp.y + 1);
+    tui_view_key(&r.v, 'c', &act, &idx);
+    CHECK(!r.v.show_session && r.v.show_cmdlog && r.v.p[TUI_P_STEPS]->r.h > 0);
+    tui_view_key(&r.v, 's', &act, &idx);
+    tui_view_key(&r.v, 's', &act, &idx);
+    CHECK(!r.v.show_session && r.v.focus != TUI_P_SESSION);
+    rig_close(&r);
+}
+
+static void attach_key_names(void)
+{
+    char name[16];
+    CHECK_INT(tui_attach_parse_key("^]", name), 0x1d);
+    CHECK_STR(name, "Ctrl-]");
+    CHECK_INT(tui_attach_parse_key("C-b", name), 2);
+    CHECK_STR(name, "Ctrl-B");
+    CHECK_INT(tui_attach_parse_key("ctrl-a", name), 1);
+    CHECK_INT(tui_attach_parse_key("0x1c", name), 0x1c);
+    CHECK_INT(tui_attach_parse_key("x", name), -1);
+    CHECK_INT(tui_attach_parse_key("C-1", name), -1);
+    CHECK_INT(tui_attach_parse_key("0x41", name), -1);
+    struct tui_tail t = {0};
+    char chunk[5000];
+    memset(chunk, 'y', sizeof chunk);
+    for (int i = 0; i < 10; i++)
+        tui_tail_append(&t, chunk, sizeof chunk);
+    tui_tail_append(&t, "END", 3);
+    CHECK_INT(t.len, TUI_TAIL_MAX);
+    CHECK(t.cut && memcmp(t.p + t.len - 3, "END", 3) == 0);
+    tui_tail_clear(&t);
+}
+
 TEST_MAIN(T(bottles_panel), T(steps_panel_running), T(steps_panel_failed), T(chain_panel),
           T(requests_panel), T(requests_filtered), T(cmdlog_panel), T(help_overlay),
           T(whole_ascii_80x24), T(whole_utf8_120x40), T(confirmations), T(history_bounded),
           T(paused_view_holds), T(restart_resets_run), T(hostile_text_is_inert),
           T(filter_highlights_matches), T(monochrome_fallback), T(mouse_selects_and_scrolls),
           T(help_lists_every_key), T(steps_expand_collapse), T(failed_output_long),
-          T(too_small_and_back))
+          T(too_small_and_back), T(approvals_panes), T(approvals_keys),
+          T(requests_allow_blocked), T(gate_pane), T(session_ok_tools),
+          T(session_failed_tool), T(session_unknown_event), T(session_detects_streamjson),
+          T(session_bounded_and_scrolls), T(session_keys), T(attach_key_names))
