@@ -109,8 +109,9 @@ static void on_run_done(struct proc *p, int64_t status, int sig)
 int bottle_run(struct bottle *b, const char *const *argv, const char *stdin_data, bottle_run_cb cb,
                void *arg)
 {
-    /* A stop was asked for: the step ends at its next command. */
-    if (b->stop_requested)
+    /* A stop was asked for: the step in flight ends at its next command
+     * (the teardown's own commands run). */
+    if (b->stop_requested && !b->tearing_down)
         return -ECANCELED;
     struct run_ctx *c = xcalloc(1, sizeof *c);
     c->b = b;

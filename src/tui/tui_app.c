@@ -401,9 +401,8 @@ static void perform(struct tui_app *a, enum tui_action act, size_t idx)
         if (s && s->b) {
             s->restart = false;
             bottle_stop(s->b);
-            /* The supervisor lets a step in flight finish before the teardown. */
-            tui_view_message(&a->view, "stopping %s (after the step in flight, if any)...",
-                             s->mb->name);
+            /* The supervisor cuts a step in flight short, then tears down. */
+            tui_view_message(&a->view, "stopping %s...", s->mb->name);
         } else if (s) {
             tui_view_message(&a->view, "%s has no processes here", s->mb->name);
         }
