@@ -57,7 +57,7 @@ static void draw_pending(const struct tui_view *v, const struct tui_sv *c, int y
     const struct tui_screen *s = v->scr;
     attr_t base = sel ? tui_attr(s, TUI_R_SELECT) : A_NORMAL;
     tui_fill(s, v->w, y, x, W, base, " ");
-    char age[16], head[64];
+    char age[16], head[160];
     tui_fmt_uptime(age, sizeof age, v->now_ms > c->since_ms ? v->now_ms - c->since_ms : 0);
     snprintf(head, sizeof head, "#%-3s %-6s %5s ", c->id, tool_short(c->tool), age);
     int used = tui_put(s, v->w, y, x, W, base | tui_attr(s, TUI_R_WARN), head);

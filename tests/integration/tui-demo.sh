@@ -101,6 +101,8 @@ expect 5 "pipelock hop: address, real pid, up" "● pipelock +127\.0\.0\.1:[0-9]
 expect 5 "which CA the agent trusts" "agent trusts the egress CA"
 expect 30 "an allowed request with the auth-rewritten marker" "egress +POST +api\.demo\.test/v1/messages.* 200 ✱ allow"
 expect 30 "a blocked request with its reason" "evil\.demo\.test/upload.* 403 +block: host not in"
+expect 30 "a DLP block, its URL cut to the host" "GET +api\.demo\.test +403 .*block: dlp"
+check "the secret itself is not on screen" "! screen | grep -q AKIA"
 expect 5 "requests pane follows" "Requests \[following\]"
 
 # ---- the hop dies and is restarted: the chain follows ----------------------------------------

@@ -9,7 +9,7 @@ req() {
   echo "demo-agent: $label -> $code"
 }
 # A shaped-but-fake AWS key id, built so this file holds no literal secret.
-fake_key="AKIA$(printf 'DEMO%s' 0123456789AB)"
+fake_key="AKIA$(printf 'DEMO%s' 234567ABCDEF)"
 while :; do
   n=$((n + 1))
   echo "demo-agent: round $n"
