@@ -825,30 +825,60 @@ size_t dlp_count_prefiltered(const struct dlp *d)
 
 /* Per-call state, so one scanner serves many threads. NEXT_START[r] is the
  * first start position rule r has not been tried at: literals close to
- * each other never retry the same start. */
+ * each other never retry the same start. Clean input never reaches PCRE2,
+ * so the match data is made at the first attempt and NEXT_START is cleared
+ * only when an attempt dirtied it: a header scan then allocates nothing. */
 struct scratch {
     pcre2_match_data *md;
-    size_t *next_start;
-    size_t small[64];
+    size_t *next_start; /* NULL until a rule is first tried */
+    size_t small[256];
+    bool dirty; /* NEXT_START holds something */
     bool limit_hit;
+    size_t lit_from; /* a literal found at or past this offset sets LIT_SEEN */
+    bool lit_seen;
 };
 
 static void scratch_init(const struct dlp *d, struct scratch *s)
 {
-    s->md = pcre2_match_data_create(1, NULL);
-    if (!s->md) {
-        fprintf(stderr, "dlp: out of memory\n");
-        abort();
-    }
-    s->next_start = d->n <= ARRAY_SIZE(s->small) ? s->small : xcalloc(d->n, sizeof(size_t));
+    (void)d;
+    s->md = NULL;
+    s->next_start = NULL;
+    s->dirty = false;
     s->limit_hit = false;
+    s->lit_from = SIZE_MAX;
+    s->lit_seen = false;
+}
+
+static size_t *scratch_next_start(const struct dlp *d, struct scratch *s)
+{
+    if (!s->next_start) {
+        if (d->n <= ARRAY_SIZE(s->small)) {
+            s->next_start = s->small;
+            memset(s->small, 0, d->n * sizeof(size_t));
+        } else {
+            s->next_start = xcalloc(d->n, sizeof(size_t));
+        }
+    }
+    return s->next_start;
+}
+
+static pcre2_match_data *scratch_md(struct scratch *s)
+{
+    if (!s->md) {
+        s->md = pcre2_match_data_create(1, NULL);
+        if (!s->md) {
+            fprintf(stderr, "dlp: out of memory\n");
+            abort();
+        }
+    }
+    return s->md;
 }
 
 static void scratch_free(struct scratch *s)
 {
-    pcre2_match_data_free(s->md);
+    pcre2_match_data_free(s->md); /* NULL is fine */
     if (s->next_start != s->small)
-        free(s->next_start);
+        free(s->next_start); /* NULL is fine */
 }
 
 static int report(const struct dlp *d, struct scratch *s, size_t rule, const char *where,
@@ -888,20 +918,22 @@ static int try_rule(const struct dlp *d, struct scratch *s, size_t ri, const uns
                     size_t len, size_t pos, const char *where, struct dlp_match *m)
 {
     const struct crule *cr = &d->rules[ri];
+    size_t *next_start = scratch_next_start(d, s);
     size_t lo = pos > cr->maxback ? pos - cr->maxback : 0;
-    if (lo < s->next_start[ri])
-        lo = s->next_start[ri];
+    if (lo < next_start[ri])
+        lo = next_start[ri];
+    s->dirty = true;
     for (size_t st = lo; st <= pos; st++) {
         if (!bit_get(cr->start_ok, p[st]) || (st > 0 && bit_get(cr->before_bad, p[st - 1])))
             continue;
         size_t end = cr->window < len - st ? st + cr->window : len;
-        int rc = pcre2_match(cr->re_anch, p, end, st, 0, s->md, d->mctx);
+        int rc = pcre2_match(cr->re_anch, p, end, st, 0, scratch_md(s), d->mctx);
         if (rc >= 0)
             return report(d, s, ri, where, m);
         note_error(s, rc);
     }
-    if (pos + 1 > s->next_start[ri])
-        s->next_start[ri] = pos + 1;
+    if (pos + 1 > next_start[ri])
+        next_start[ri] = pos + 1;
     return 0;
 }
 
@@ -909,7 +941,10 @@ static int scan_core(const struct dlp *d, struct scratch *s, const char *data, s
                      const char *where, struct dlp_match *m)
 {
     const unsigned char *p = (const unsigned char *)data;
-    memset(s->next_start, 0, d->n * sizeof(size_t));
+    if (s->dirty) {
+        memset(s->next_start, 0, d->n * sizeof(size_t));
+        s->dirty = false;
+    }
     if (len >= 2 && d->nanchors) {
         const uint64_t *bm = d->bitmap;
         size_t i = 0;
@@ -932,6 +967,8 @@ static int scan_core(const struct dlp *d, struct scratch *s, const char *data, s
                     size_t pos = i - a->k;
                     if (a->len > len - pos || !lit_eq(p + pos, a))
                         continue;
+                    if (pos >= s->lit_from)
+                        s->lit_seen = true;
                     if (try_rule(d, s, a->rule, p, len, pos, where, m))
                         return 1;
                 }
@@ -941,10 +978,10 @@ static int scan_core(const struct dlp *d, struct scratch *s, const char *data, s
         }
 #undef PAIR_HIT
     }
-    for (size_t ri = 0; ri < d->n; ri++) {
+    for (size_t ri = 0; d->nprefiltered < d->n && ri < d->n; ri++) {
         if (d->rules[ri].prefiltered)
             continue;
-        int rc = pcre2_match(d->rules[ri].re, p, len, 0, 0, s->md, d->mctx);
+        int rc = pcre2_match(d->rules[ri].re, p, len, 0, 0, scratch_md(s), d->mctx);
         if (rc >= 0)
             return report(d, s, ri, where, m);
         note_error(s, rc);
@@ -1139,14 +1176,18 @@ static int scan_url_views(const struct dlp *d, struct scratch *s, const char *ur
 int dlp_scan_url(const struct dlp *d, const char *url, size_t len, struct dlp_match *m)
 {
     struct scratch s;
-    char *b1 = xmalloc(len + 1), *b2 = xmalloc(len + 1);
+    char small1[1024], small2[1024]; /* most URLs: no allocation */
+    char *b1 = len < sizeof small1 ? small1 : xmalloc(len + 1);
+    char *b2 = len < sizeof small2 ? small2 : xmalloc(len + 1);
     scratch_init(d, &s);
     int rc = scan_url_views(d, &s, url, len, b1, b2, m);
     if (rc == 0 && s.limit_hit)
         rc = DLP_ERR_LIMIT;
     scratch_free(&s);
-    free(b1);
-    free(b2);
+    if (b1 != small1)
+        free(b1);
+    if (b2 != small2)
+        free(b2);
     return rc;
 }
 
@@ -1154,17 +1195,26 @@ int dlp_scan_header(const struct dlp *d, const char *name, size_t name_len, cons
                     size_t value_len, struct dlp_match *m)
 {
     struct scratch s;
-    char *line = xmalloc(name_len + 2 + value_len + 1);
-    char *tmp = xmalloc(value_len + 1);
+    /* Headers are short: their copies live on the stack. */
+    char line_small[512], tmp_small[512];
+    size_t line_len = name_len + 2 + value_len + 1;
+    char *line = line_len <= sizeof line_small ? line_small : xmalloc(line_len);
+    char *tmp = value_len + 1 <= sizeof tmp_small ? tmp_small : xmalloc(value_len + 1);
     int rc = 0;
     memcpy(line, name, name_len);
     memcpy(line + name_len, ": ", 2);
     memcpy(line + name_len + 2, value, value_len);
     scratch_init(d, &s);
+    /* VALUE alone is scanned for the rules its context in the line hides
+     * (anchors, lookbehinds). Its literals are the line's past the name, so
+     * when the line scan met none there and every rule is prefiltered, no
+     * rule can even be tried on it: that scan is known clean, and skipped. */
+    s.lit_from = name_len + 2;
     if (scan_core(d, &s, line, name_len + 2 + value_len, "header", m)) {
         m->offset = m->offset >= name_len + 2 ? m->offset - name_len - 2 : 0;
         rc = 1;
-    } else if (scan_core(d, &s, value, value_len, "header", m)) {
+    } else if ((s.lit_seen || d->nprefiltered < d->n) &&
+               scan_core(d, &s, value, value_len, "header", m)) {
         rc = 1;
     } else {
         /* "Basic dXNlcjpnaHBf..." and bare base64 values: their decoded form. */
@@ -1182,8 +1232,10 @@ int dlp_scan_header(const struct dlp *d, const char *name, size_t name_len, cons
     if (rc == 0 && s.limit_hit)
         rc = DLP_ERR_LIMIT;
     scratch_free(&s);
-    free(line);
-    free(tmp);
+    if (line != line_small)
+        free(line);
+    if (tmp != tmp_small)
+        free(tmp);
     return rc;
 }
 

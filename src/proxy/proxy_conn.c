@@ -43,6 +43,52 @@ static void conn_flow(struct proxy_conn *c);
 static void conn_close(struct proxy_conn *c, bool flush);
 static void up_close(struct proxy_up *up);
 
+/* Join up to four strings into a new one (a NULL ends them early). The
+ * request path builds URLs and keys with this rather than a printf, which
+ * costs two formatting passes per string. */
+static char *join(const char *a, const char *b, const char *c, const char *d)
+{
+    const char *v[] = {a, b, c, d};
+    size_t len[4] = {0}, total = 0, n = 0;
+    for (; n < ARRAY_SIZE(v) && v[n]; n++)
+        total += len[n] = strlen(v[n]);
+    char *out = xmalloc(total + 1), *p = out;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(p, v[i], len[i]);
+        p += len[i];
+    }
+    *p = 0;
+    return out;
+}
+
+/* "host[:port]" ("[v6][:port]"), the port left out when it is DEFAULT_PORT.
+ * OUT has room for AUTHORITY_MAX bytes (hosts are at most 255). */
+#define AUTHORITY_MAX 272
+static void authority_text(char out[AUTHORITY_MAX], const char *host, int port, int default_port)
+{
+    bool v6 = strchr(host, ':') != NULL;
+    size_t hl = strnlen(host, 255), n = 0;
+    if (v6)
+        out[n++] = '[';
+    memcpy(out + n, host, hl);
+    n += hl;
+    if (v6)
+        out[n++] = ']';
+    if (port != default_port) {
+        char digits[12];
+        size_t k = sizeof digits;
+        unsigned v = port < 0 ? 0 : (unsigned)port;
+        do {
+            digits[--k] = (char)('0' + v % 10);
+            v /= 10;
+        } while (v && k > 0);
+        out[n++] = ':';
+        memcpy(out + n, digits + k, sizeof digits - k);
+        n += sizeof digits - k;
+    }
+    out[n] = 0;
+}
+
 static const char *status_text(int status)
 {
     switch (status) {
@@ -103,7 +149,7 @@ static void req_begin(struct proxy_conn *c, const char *method)
     req_reset(c);
     c->req.active = true;
     c->req.id = ++c->hop->next_id;
-    c->req.start_ms = time_mono_ms();
+    c->req.start_ms = uv_now(c->hop->loop);
     c->req.method = xstrdup(method);
     c->cfg = proxy_config_ref(c->hop->cfg);
 }
@@ -126,7 +172,7 @@ static void req_log(struct proxy_conn *c)
         .status = r->status ? r->status : -1,
         .bytes_up = r->bytes_up,
         .bytes_down = r->bytes_down,
-        .ms = (long)(time_mono_ms() - r->start_ms),
+        .ms = (long)(uv_now(c->hop->loop) - r->start_ms),
         .verdict = r->verdict.block ? "block" : "allow",
         .reason = r->verdict.reason,
         .rule = r->verdict.rule[0] ? r->verdict.rule : NULL,
@@ -150,11 +196,10 @@ static void conn_answer(struct proxy_conn *c, int status, const char *block, con
     if (block)
         buf_appendf(&b, "X-Bottle-Block: %s\r\n", block);
     buf_appendf(&b, "\r\n%s\n", text);
+    c->req.status = status;
+    req_log(c); /* first: the event is out before the client has the answer */
     proxy_end_send(&c->end, b.p, b.len);
     buf_free(&b);
-    c->req.status = status;
-    c->req.bytes_down += 0;
-    req_log(c);
     conn_close(c, true);
 }
 
@@ -429,7 +474,7 @@ static void pool_put(struct proxy_up *up)
 
 static struct proxy_up *pool_take(struct proxy_hop *hop, const char *key)
 {
-    uint64_t now = time_mono_ms();
+    uint64_t now = uv_now(hop->loop);
     for (size_t i = 0; i < hop->npool;) {
         struct proxy_up *up = hop->pool[i];
         if (up->end.eof || up->end.closing || now - up->last_io > POOL_IDLE_MS) {
@@ -458,10 +503,18 @@ static struct proxy_up *conn_upstream(struct proxy_conn *c, const char *scheme, 
 {
     struct proxy_hop *hop = c->hop;
     bool via_parent = hop->has_parent && strcmp(scheme, "tcp") != 0;
-    char *key = via_parent ? xstrdup("parent") : xasprintf("%s://%s:%d", scheme, host, port);
+    char key[8 + AUTHORITY_MAX];
+    if (via_parent) {
+        memcpy(key, "parent", 7);
+    } else {
+        /* "scheme://host:port", the port always written */
+        size_t sl = strnlen(scheme, 5);
+        memcpy(key, scheme, sl);
+        memcpy(key + sl, "://", 3);
+        authority_text(key + sl + 3, host, port, -1);
+    }
     if (c->up && c->up->idle && !c->up->end.eof && !c->up->end.closing &&
         strcmp(c->up->key, key) == 0) {
-        free(key);
         c->up->idle = false;
         return c->up;
     }
@@ -469,7 +522,6 @@ static struct proxy_up *conn_upstream(struct proxy_conn *c, const char *scheme, 
         pool_put(c->up);
     struct proxy_up *up = pool_take(hop, key);
     if (up) {
-        free(key);
         up->conn = c;
         up->idle = false;
         c->up = up;
@@ -478,13 +530,12 @@ static struct proxy_up *conn_upstream(struct proxy_conn *c, const char *scheme, 
     up = xcalloc(1, sizeof *up);
     up->hop = hop;
     if (proxy_end_init(&up->end, hop->loop, &up_cbs, up) != 0) {
-        free(key);
         free(up);
         return NULL;
     }
     up->end.activity = &up->last_io;
     up->conn = c;
-    up->key = key;
+    up->key = xstrdup(key);
     c->up = up;
     proxy_end_read(&up->end, true);
     if (via_parent) {
@@ -553,26 +604,19 @@ static int on_body(void *data, const char *at, size_t len)
     return 0;
 }
 
-static char *authority_text(const char *host, int port, int default_port)
-{
-    bool v6 = strchr(host, ':') != NULL;
-    if (port == default_port)
-        return xasprintf(v6 ? "[%s]" : "%s", host);
-    return xasprintf(v6 ? "[%s]:%d" : "%s:%d", host, port);
-}
-
 static void send_head(struct proxy_conn *c, struct proxy_http_head *h, uint64_t length)
 {
-    struct buf b;
-    buf_init(&b, 2 * PROXY_HTTP_HEAD_MAX);
-    if (proxy_http_head_serialize(h, c->req.target, c->req.host_hdr, c->req.framing, length, &b) !=
-        0) {
-        buf_free(&b);
+    struct buf *b = &c->hop->head_out;
+    buf_reset(b);
+    b->max = 2 * PROXY_HTTP_HEAD_MAX;
+    const char *target = c->req.target ? c->req.target : c->req.path;
+    if (proxy_http_head_serialize(h, target, c->req.host_hdr, c->req.framing, length, b) != 0) {
+        proxy_hop_scratch_done(b);
         conn_fail(c, 431, "request too large", "bottle: request head too large");
         return;
     }
-    proxy_end_send(&c->up->end, b.p, b.len);
-    buf_free(&b);
+    proxy_end_send(&c->up->end, b->p, b->len);
+    proxy_hop_scratch_done(b);
 }
 
 static void request_connect(struct proxy_conn *c, struct proxy_http_head *h)
@@ -638,7 +682,8 @@ static void request_head(struct proxy_conn *c)
             return;
         }
         r->scheme = strcmp(t.scheme, "https") == 0 ? "https" : "http";
-        r->host = xstrdup(t.host);
+        r->host = t.host; /* taken over */
+        t.host = NULL;
         r->port = t.port;
     }
     r->path = t.path;
@@ -661,7 +706,9 @@ static void request_head(struct proxy_conn *c)
             return;
         }
     } else {
-        r->host_hdr = authority_text(r->host, r->port, defport);
+        char auth[AUTHORITY_MAX];
+        authority_text(auth, r->host, r->port, defport);
+        r->host_hdr = xstrdup(auth);
     }
 
     if (is_pipelock(c)) {
@@ -671,9 +718,9 @@ static void request_head(struct proxy_conn *c)
             conn_block(c);
             return;
         }
-        char *auth = authority_text(r->host, r->port, defport);
-        char *url = xasprintf("%s://%s%s", r->scheme, auth, r->path);
-        free(auth);
+        char auth[AUTHORITY_MAX];
+        authority_text(auth, r->host, r->port, defport);
+        char *url = join(r->scheme, "://", auth, r->path);
         struct proxy_verdict hv;
         proxy_verdict_clear(&hv);
         proxy_pipelock_check_head(c->cfg, r->host, url, h, &hv);
@@ -704,16 +751,14 @@ static void request_head(struct proxy_conn *c)
     } else {
         const struct mf_route *route = proxy_egress_rewrite(c->cfg->m, c->cfg->tokens, r->host, h);
         if (route)
-            r->auth = xasprintf("rewritten:%s", route->host);
+            r->auth = join("rewritten:", route->host, NULL, NULL);
     }
 
     if (hop->has_parent) {
-        char *auth = authority_text(r->host, r->port, defport);
-        r->target = xasprintf("%s://%s%s", r->scheme, auth, r->path);
-        free(auth);
-    } else {
-        r->target = xstrdup(r->path);
-    }
+        char auth[AUTHORITY_MAX];
+        authority_text(auth, r->host, r->port, defport);
+        r->target = join(r->scheme, "://", auth, r->path);
+    } /* else the target is the path (send_head) */
     if (r->buffer_body)
         r->framing = PROXY_HTTP_LENGTH;
     else if (h->chunked)
@@ -774,7 +819,7 @@ static void connect_established(struct proxy_conn *c)
         proxy_end_send(&c->end, ok, sizeof ok - 1);
         c->req.scheme = NULL;
         c->state = PROXY_CONN_SNI;
-        c->head_deadline = time_mono_ms() + hop->opt.header_timeout_ms;
+        c->head_deadline = uv_now(hop->loop) + hop->opt.header_timeout_ms;
         return;
     }
     X509 *leaf = proxy_ca_leaf(&hop->ca, c->connect_host);
@@ -793,7 +838,7 @@ static void connect_established(struct proxy_conn *c)
     proxy_http_parser_free(&c->parser);
     proxy_http_parser_init(&c->parser, on_body, c);
     c->state = PROXY_CONN_TLS;
-    c->head_deadline = time_mono_ms() + hop->opt.header_timeout_ms;
+    c->head_deadline = uv_now(hop->loop) + hop->opt.header_timeout_ms;
     struct buf early = c->in; /* the ClientHello may already be here */
     buf_init(&c->in, IN_MAX);
     proxy_end_start_tls(&c->end, tls, early.p, early.len);
@@ -928,7 +973,7 @@ static void on_client_data(struct proxy_end *e, const char *data, size_t len)
         return;
     }
     if (c->state == PROXY_CONN_HEAD && c->head_deadline == 0 && c->in.len == 0)
-        c->head_deadline = time_mono_ms() + c->hop->opt.header_timeout_ms;
+        c->head_deadline = uv_now(c->hop->loop) + c->hop->opt.header_timeout_ms;
     if (buf_append(&c->in, data, len) != 0) {
         proxy_hop_log(c->hop, "client sent too much ahead; closing");
         conn_close(c, false);
@@ -1012,7 +1057,7 @@ static void conn_close(struct proxy_conn *c, bool flush)
         return;
     }
     c->closing = true;
-    c->close_started = time_mono_ms();
+    c->close_started = uv_now(c->hop->loop);
     if (c->req.active && c->state == PROXY_CONN_TUNNEL && c->passthrough) {
         c->req.status = 200;
     }
@@ -1025,7 +1070,7 @@ static void conn_close(struct proxy_conn *c, bool flush)
 static void on_tick(uv_timer_t *t)
 {
     struct proxy_conn *c = t->data;
-    uint64_t now = time_mono_ms();
+    uint64_t now = uv_now(c->hop->loop);
     const struct proxy_hop_options *o = &c->hop->opt;
     if (c->closing) {
         if (now - c->close_started > CLOSE_GRACE_MS)
@@ -1100,7 +1145,7 @@ int proxy_conn_accept(struct proxy_hop *hop)
     hop->conns = c;
     hop->nconns++;
     c->end.activity = &c->last_io;
-    c->last_io = time_mono_ms();
+    c->last_io = uv_now(hop->loop);
     c->head_deadline = c->last_io + hop->opt.header_timeout_ms;
     proxy_end_accepted(&c->end);
     uint64_t tick = hop->opt.header_timeout_ms / 4;

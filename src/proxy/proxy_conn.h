@@ -47,7 +47,7 @@ struct proxy_conn_req {
     bool buffer_body; /* pipelock: collect for DLP */
     struct dlp_body body;
     bool body_too_large;
-    char *target;   /* request target for the next hop */
+    char *target;   /* request target for the next hop; NULL: the path */
     char *host_hdr; /* Host to add when the client sent none */
 };
 

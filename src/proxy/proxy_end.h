@@ -38,7 +38,7 @@ struct proxy_end {
     bool closing;
     bool eof;
     uint64_t bytes_in, bytes_out; /* plaintext */
-    uint64_t *activity;           /* when set, stamped with time_mono_ms on each I/O */
+    uint64_t *activity;           /* when set, stamped with uv_now on each I/O */
     char err[200];
 };
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/event.h"
@@ -21,6 +22,17 @@ static void on_flush(uv_prepare_t *p)
     fflush(stdout);
 }
 
+/* Flushed once per loop turn, before the loop waits (on_flush): the events
+ * of one turn share a write instead of costing one each, and an event is
+ * out before its client can act on the answer. */
+static void flush_soon(struct proxy_hop *hop)
+{
+    if (hop->flush_ready && !hop->stopped)
+        uv_prepare_start(&hop->flush, on_flush);
+    else
+        fflush(stdout);
+}
+
 void proxy_hop_emit(struct proxy_hop *hop, cJSON *ev)
 {
     if (!ev)
@@ -31,12 +43,7 @@ void proxy_hop_emit(struct proxy_hop *hop, cJSON *ev)
         return;
     fputs(line, stdout);
     free(line);
-    /* Flushed once per loop turn, before the loop waits (on_flush): the
-     * events of one turn share a write instead of costing one each. */
-    if (hop->flush_ready && !hop->stopped)
-        uv_prepare_start(&hop->flush, on_flush);
-    else
-        fflush(stdout);
+    flush_soon(hop);
 }
 
 /* ---- the request event, serialised directly -------------------------------
@@ -48,71 +55,60 @@ void proxy_hop_emit(struct proxy_hop *hop, cJSON *ev)
 
 #define JSON_INT_MAX 999999999999999ULL /* cJSON's %1.15g prints these as plain digits */
 
-static void json_str(struct buf *b, const char *s)
+/* The line is written into memory sized beforehand (json_bound), without
+ * a bounds check or a call per piece. */
+static size_t json_bound(const char *s)
+{
+    return s ? 6 * strlen(s) + 2 : 0; /* each byte at worst as \u00XX, and quotes */
+}
+
+static char *json_str(char *o, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
-    char tmp[256];
-    size_t n = 0;
-    tmp[n++] = '"';
+    *o++ = '"';
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (n > sizeof tmp - 8) {
-            buf_append(b, tmp, n);
-            n = 0;
-        }
         unsigned char ch = *p;
         if (ch >= 32 && ch != '"' && ch != '\\') {
-            tmp[n++] = (char)ch;
+            *o++ = (char)ch;
             continue;
         }
-        tmp[n++] = '\\';
+        *o++ = '\\';
         switch (ch) {
         case '"':
         case '\\':
-            tmp[n++] = (char)ch;
+            *o++ = (char)ch;
             break;
         case '\b':
-            tmp[n++] = 'b';
+            *o++ = 'b';
             break;
         case '\f':
-            tmp[n++] = 'f';
+            *o++ = 'f';
             break;
         case '\n':
-            tmp[n++] = 'n';
+            *o++ = 'n';
             break;
         case '\r':
-            tmp[n++] = 'r';
+            *o++ = 'r';
             break;
         case '\t':
-            tmp[n++] = 't';
+            *o++ = 't';
             break;
         default:
-            tmp[n++] = 'u';
-            tmp[n++] = '0';
-            tmp[n++] = '0';
-            tmp[n++] = hex[ch >> 4];
-            tmp[n++] = hex[ch & 15];
+            *o++ = 'u';
+            *o++ = '0';
+            *o++ = '0';
+            *o++ = hex[ch >> 4];
+            *o++ = hex[ch & 15];
         }
     }
-    tmp[n++] = '"';
-    buf_append(b, tmp, n);
+    *o++ = '"';
+    return o;
 }
 
-static void json_key(struct buf *b, const char *key)
-{
-    buf_append(b, ",\"", 2);
-    buf_append(b, key, strlen(key));
-    buf_append(b, "\":", 2);
-}
+/* KEY is a literal: ",\"KEY\":" is written whole. */
+#define JSON_KEY(o, key) (memcpy((o), ",\"" key "\":", sizeof(key) + 3), (o) + sizeof(key) + 3)
 
-static void json_key_str(struct buf *b, const char *key, const char *val)
-{
-    if (!val)
-        return; /* unknown: left out, as event_request does */
-    json_key(b, key);
-    json_str(b, val);
-}
-
-static void json_key_uint(struct buf *b, const char *key, uint64_t v)
+static char *json_uint(char *o, uint64_t v)
 {
     char digits[24];
     size_t n = sizeof digits;
@@ -120,8 +116,8 @@ static void json_key_uint(struct buf *b, const char *key, uint64_t v)
         digits[--n] = (char)('0' + v % 10);
         v /= 10;
     } while (v);
-    json_key(b, key);
-    buf_append(b, digits + n, sizeof digits - n);
+    memcpy(o, digits + n, sizeof digits - n);
+    return o + (sizeof digits - n);
 }
 
 int proxy_hop_request_line(struct buf *out, const char *ts, const char *bottle,
@@ -130,48 +126,107 @@ int proxy_hop_request_line(struct buf *out, const char *ts, const char *bottle,
     if (r->id > JSON_INT_MAX || r->bytes_up > JSON_INT_MAX || r->bytes_down > JSON_INT_MAX ||
         (r->ms >= 0 && (uint64_t)r->ms > JSON_INT_MAX))
         return -1;
-    buf_append(out, "{\"ts\":", 6);
-    json_str(out, ts);
-    json_key_str(out, "bottle", bottle ? bottle : "");
-    json_key_str(out, "type", "request");
-    json_key_str(out, "hop", r->hop);
-    json_key_uint(out, "id", r->id);
-    json_key_str(out, "method", r->method);
-    json_key_str(out, "scheme", r->scheme);
-    json_key_str(out, "host", r->host);
+    if (!bottle)
+        bottle = "";
+    /* fixed text and numbers (keys, 8 numbers of at most 20 digits) stay well under 512 */
+    size_t bound = 512 + json_bound(ts) + json_bound(bottle) + json_bound(r->hop) +
+                   json_bound(r->method) + json_bound(r->scheme) + json_bound(r->host) +
+                   json_bound(r->path) + json_bound(r->verdict) + json_bound(r->reason) +
+                   json_bound(r->rule) + json_bound(r->auth);
+    char small[2048];
+    char *line = bound <= sizeof small ? small : xmalloc(bound);
+    char *o = line;
+    memcpy(o, "{\"ts\":", 6);
+    o = json_str(o + 6, ts);
+    o = json_str(JSON_KEY(o, "bottle"), bottle);
+    o = json_str(JSON_KEY(o, "type"), "request");
+    /* left out when unknown, as event_request does */
+    if (r->hop)
+        o = json_str(JSON_KEY(o, "hop"), r->hop);
+    o = json_uint(JSON_KEY(o, "id"), r->id);
+    if (r->method)
+        o = json_str(JSON_KEY(o, "method"), r->method);
+    if (r->scheme)
+        o = json_str(JSON_KEY(o, "scheme"), r->scheme);
+    if (r->host)
+        o = json_str(JSON_KEY(o, "host"), r->host);
     if (r->port > 0)
-        json_key_uint(out, "port", (uint64_t)r->port);
-    json_key_str(out, "path", r->path);
+        o = json_uint(JSON_KEY(o, "port"), (uint64_t)r->port);
+    if (r->path)
+        o = json_str(JSON_KEY(o, "path"), r->path);
     if (r->status > 0)
-        json_key_uint(out, "status", (uint64_t)r->status);
-    json_key_uint(out, "bytes_up", r->bytes_up);
-    json_key_uint(out, "bytes_down", r->bytes_down);
+        o = json_uint(JSON_KEY(o, "status"), (uint64_t)r->status);
+    o = json_uint(JSON_KEY(o, "bytes_up"), r->bytes_up);
+    o = json_uint(JSON_KEY(o, "bytes_down"), r->bytes_down);
     if (r->ms >= 0)
-        json_key_uint(out, "ms", (uint64_t)r->ms);
-    json_key_str(out, "verdict", r->verdict);
-    json_key_str(out, "reason", r->reason);
-    json_key_str(out, "rule", r->rule);
-    json_key_str(out, "auth", r->auth);
-    return buf_append(out, "}\n", 2);
+        o = json_uint(JSON_KEY(o, "ms"), (uint64_t)r->ms);
+    if (r->verdict)
+        o = json_str(JSON_KEY(o, "verdict"), r->verdict);
+    if (r->reason)
+        o = json_str(JSON_KEY(o, "reason"), r->reason);
+    if (r->rule)
+        o = json_str(JSON_KEY(o, "rule"), r->rule);
+    if (r->auth)
+        o = json_str(JSON_KEY(o, "auth"), r->auth);
+    memcpy(o, "}\n", 2);
+    o += 2;
+    int rc = buf_append(out, line, (size_t)(o - line));
+    if (line != small)
+        free(line);
+    return rc;
+}
+
+void proxy_hop_scratch_done(struct buf *b)
+{
+    if (b->cap > 16 * 1024)
+        buf_free(b);
+    else
+        buf_reset(b);
+}
+
+/* The event timestamp, as time_rfc3339_ms writes it; the date and time
+ * part is formatted once per second, not per request. */
+static void timestamp(struct proxy_hop *hop, char out[32])
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (!hop->ts_text[0] || (int64_t)ts.tv_sec != hop->ts_sec) {
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        if (strftime(hop->ts_text, sizeof hop->ts_text, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+            hop->ts_text[0] = 0;
+        hop->ts_sec = (int64_t)ts.tv_sec;
+    }
+    size_t n = strlen(hop->ts_text);
+    long ms = ts.tv_nsec / 1000000;
+    memcpy(out, hop->ts_text, n);
+    out[n++] = '.';
+    out[n++] = (char)('0' + ms / 100);
+    out[n++] = (char)('0' + ms / 10 % 10);
+    out[n++] = (char)('0' + ms % 10);
+    out[n++] = 'Z';
+    out[n] = 0;
 }
 
 void proxy_hop_emit_request(struct proxy_hop *hop, const struct event_request *r)
 {
     char ts[32];
-    time_rfc3339_ms(ts, sizeof ts);
-    struct buf line;
-    buf_init(&line, 0);
-    if (proxy_hop_request_line(&line, ts, hop->bottle, r) != 0) {
-        buf_free(&line);
+    timestamp(hop, ts);
+    struct buf *line = &hop->line_out;
+    buf_reset(line);
+    if (proxy_hop_request_line(line, ts, hop->bottle, r) != 0) {
+        proxy_hop_scratch_done(line);
         proxy_hop_emit(hop, event_request(hop->bottle, r)); /* numbers past cJSON's %d range */
         return;
     }
-    fwrite(line.p, 1, line.len, stdout);
-    buf_free(&line);
-    if (hop->flush_ready && !hop->stopped)
-        uv_prepare_start(&hop->flush, on_flush);
-    else
+    fwrite(line->p, 1, line->len, stdout);
+    proxy_hop_scratch_done(line);
+    /* A block is rare and is what a watcher acts on: out at once, before
+     * the client sees the connection answered or closed. */
+    if (r->verdict && strcmp(r->verdict, "block") == 0)
         fflush(stdout);
+    else
+        flush_soon(hop);
 }
 
 void proxy_hop_log(struct proxy_hop *hop, const char *fmt, ...)
@@ -423,4 +478,6 @@ void proxy_hop_free(struct proxy_hop *hop)
     proxy_ca_free(&hop->ca);
     free(hop->bottle);
     hop->bottle = NULL;
+    buf_free(&hop->head_out);
+    buf_free(&hop->line_out);
 }

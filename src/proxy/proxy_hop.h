@@ -55,6 +55,11 @@ struct proxy_hop {
     size_t npool;
     bool draining;
     bool stopped;
+    /* Per-request scratch, reused so the hot path does not allocate: heads
+     * serialised for the next hop, and event lines. */
+    struct buf head_out, line_out;
+    int64_t ts_sec;   /* the second ts_text was formatted for */
+    char ts_text[32]; /* "YYYY-MM-DDTHH:MM:SS" of ts_sec */
 };
 
 /* Set up the hop and start listening; prints the `hop` up event. Returns 0,
@@ -79,6 +84,9 @@ void proxy_hop_log(struct proxy_hop *hop, const char *fmt, ...)
  * first use: an idle hop that never intercepts does not pay for it. NULL
  * (after saying why on stderr) when it cannot be made. */
 SSL_CTX *proxy_hop_server_ctx(struct proxy_hop *hop);
+/* Drop a scratch buffer's memory when one request grew it past what the
+ * common case needs, so an idle hop stays small. */
+void proxy_hop_scratch_done(struct buf *b);
 /* Called by a connection when it is freed (draining may then finish). */
 void proxy_hop_conn_gone(struct proxy_hop *hop, struct proxy_conn *c);
 

@@ -9,15 +9,49 @@
 
 /* ---- heads ------------------------------------------------------------- */
 
+/* A block of header strings. A head starts with one small block; a string
+ * that does not fit gets a new one, so strings never move. */
+struct proxy_http_block {
+    struct proxy_http_block *next;
+    size_t used, cap;
+    char data[];
+};
+
+#define HEAD_BLOCK 1024
+
+static char *head_strndup(struct proxy_http_head *h, const char *s, size_t n)
+{
+    struct proxy_http_block *b = h->mem;
+    if (!b || b->cap - b->used < n + 1) {
+        size_t cap = n + 1 > HEAD_BLOCK ? n + 1 : HEAD_BLOCK;
+        b = xmalloc(sizeof *b + cap);
+        b->used = 0;
+        b->cap = cap;
+        if (h->mem && cap > HEAD_BLOCK) {
+            /* a big string alone: the current block keeps taking small ones */
+            b->next = h->mem->next;
+            h->mem->next = b;
+        } else {
+            b->next = h->mem;
+            h->mem = b;
+        }
+    }
+    char *p = b->data + b->used;
+    memcpy(p, s, n);
+    p[n] = 0;
+    b->used += n + 1;
+    return p;
+}
+
 void proxy_http_head_free(struct proxy_http_head *h)
 {
     free(h->method);
     free(h->url);
-    for (size_t i = 0; i < h->nh; i++) {
-        free(h->h[i].name);
-        free(h->h[i].value);
-    }
     free(h->h);
+    for (struct proxy_http_block *b = h->mem, *next; b; b = next) {
+        next = b->next;
+        free(b);
+    }
     memset(h, 0, sizeof *h);
 }
 
@@ -31,32 +65,35 @@ const char *proxy_http_head_get(const struct proxy_http_head *h, const char *nam
 
 size_t proxy_http_head_remove(struct proxy_http_head *h, const char *name)
 {
+    /* The strings stay in the head's blocks until the head is freed. */
     size_t o = 0, removed = 0;
     for (size_t i = 0; i < h->nh; i++) {
-        if (strcasecmp(h->h[i].name, name) == 0) {
-            free(h->h[i].name);
-            free(h->h[i].value);
+        if (strcasecmp(h->h[i].name, name) == 0)
             removed++;
-        } else {
+        else
             h->h[o++] = h->h[i];
-        }
     }
     h->nh = o;
     return removed;
 }
 
-static void head_push(struct proxy_http_head *h, char *name, char *value)
+/* Add NAME: VALUE (LEN bytes each), copied into the head's blocks. */
+static void head_push(struct proxy_http_head *h, const char *name, size_t name_len,
+                      const char *value, size_t value_len)
 {
-    h->h = xrealloc(h->h, (h->nh + 1) * sizeof *h->h);
-    h->h[h->nh].name = name;
-    h->h[h->nh].value = value;
+    if (h->nh == h->cap) {
+        h->cap = h->cap ? 2 * h->cap : 16;
+        h->h = xrealloc(h->h, h->cap * sizeof *h->h);
+    }
+    h->h[h->nh].name = head_strndup(h, name, name_len);
+    h->h[h->nh].value = head_strndup(h, value, value_len);
     h->nh++;
 }
 
 void proxy_http_head_set(struct proxy_http_head *h, const char *name, const char *value)
 {
     proxy_http_head_remove(h, name);
-    head_push(h, xstrdup(name), xstrdup(value));
+    head_push(h, name, strlen(name), value, strlen(value));
 }
 
 /* Is TOKEN one of the comma-separated tokens of LIST? */
@@ -82,14 +119,40 @@ static bool list_has_token(const char *list, const char *token)
 
 static bool hop_by_hop(const char *name)
 {
-    static const char *const names[] = {
-        "connection", "proxy-connection", "proxy-authorization", "proxy-authenticate", "keep-alive",
-        "te",         "trailer",          "transfer-encoding",   "content-length",     "expect",
-        "upgrade"};
-    for (size_t i = 0; i < ARRAY_SIZE(names); i++)
-        if (strcasecmp(name, names[i]) == 0)
-            return true;
-    return false;
+    /* By length first: this runs for every header of every request. */
+    switch (strlen(name)) {
+    case 2:
+        return strcasecmp(name, "te") == 0;
+    case 6:
+        return strcasecmp(name, "expect") == 0;
+    case 7:
+        return strcasecmp(name, "trailer") == 0 || strcasecmp(name, "upgrade") == 0;
+    case 10:
+        return strcasecmp(name, "connection") == 0 || strcasecmp(name, "keep-alive") == 0;
+    case 14:
+        return strcasecmp(name, "content-length") == 0;
+    case 16:
+        return strcasecmp(name, "proxy-connection") == 0;
+    case 17:
+        return strcasecmp(name, "transfer-encoding") == 0;
+    case 18:
+        return strcasecmp(name, "proxy-authenticate") == 0;
+    case 19:
+        return strcasecmp(name, "proxy-authorization") == 0;
+    default:
+        return false;
+    }
+}
+
+/* Append up to four strings (a NULL ends them early). No printf here:
+ * a formatted append costs two vsnprintf passes and an allocation. */
+static int put(struct buf *out, const char *a, const char *b, const char *c, const char *d)
+{
+    const char *v[] = {a, b, c, d};
+    int rc = 0;
+    for (size_t i = 0; i < ARRAY_SIZE(v) && v[i]; i++)
+        rc |= buf_append(out, v[i], strlen(v[i]));
+    return rc;
 }
 
 int proxy_http_head_serialize(const struct proxy_http_head *h, const char *target,
@@ -98,9 +161,9 @@ int proxy_http_head_serialize(const struct proxy_http_head *h, const char *targe
 {
     const char *conn = proxy_http_head_get(h, "Connection");
     bool ws = h->upgrade && strcasecmp(h->method, "CONNECT") != 0;
-    int rc = buf_appendf(out, "%s %s HTTP/1.1\r\n", h->method, target);
-    if (!proxy_http_head_get(h, "Host") && host_hdr)
-        rc |= buf_appendf(out, "Host: %s\r\n", host_hdr);
+    int rc = put(out, h->method, " ", target, " HTTP/1.1\r\n");
+    if (host_hdr && !proxy_http_head_get(h, "Host"))
+        rc |= put(out, "Host: ", host_hdr, "\r\n", NULL);
     for (size_t i = 0; i < h->nh; i++) {
         const char *n = h->h[i].name;
         bool keep_upgrade = ws && strcasecmp(n, "upgrade") == 0;
@@ -108,14 +171,22 @@ int proxy_http_head_serialize(const struct proxy_http_head *h, const char *targe
             continue;
         if (conn && list_has_token(conn, n) && !keep_upgrade)
             continue;
-        rc |= buf_appendf(out, "%s: %s\r\n", n, h->h[i].value);
+        rc |= put(out, n, ": ", h->h[i].value, "\r\n");
     }
     if (ws)
-        rc |= buf_appendf(out, "Connection: upgrade\r\n");
-    if (framing == PROXY_HTTP_LENGTH)
-        rc |= buf_appendf(out, "Content-Length: %llu\r\n", (unsigned long long)length);
-    else if (framing == PROXY_HTTP_CHUNKED)
-        rc |= buf_appendf(out, "Transfer-Encoding: chunked\r\n");
+        rc |= put(out, "Connection: upgrade\r\n", NULL, NULL, NULL);
+    if (framing == PROXY_HTTP_LENGTH) {
+        char digits[24];
+        size_t k = sizeof digits;
+        digits[--k] = 0;
+        do {
+            digits[--k] = (char)('0' + length % 10);
+            length /= 10;
+        } while (length);
+        rc |= put(out, "Content-Length: ", digits + k, "\r\n", NULL);
+    } else if (framing == PROXY_HTTP_CHUNKED) {
+        rc |= put(out, "Transfer-Encoding: chunked\r\n", NULL, NULL, NULL);
+    }
     rc |= buf_append(out, "\r\n", 2);
     return rc ? -1 : 0;
 }
@@ -278,35 +349,43 @@ static int on_url_complete(llhttp_t *p)
     return 0;
 }
 
+/* RFC 9110 tchar: ALPHA, DIGIT and "!#$%&'*+-.^_`|~" (a table: this runs
+ * for every byte of every header name). */
+static bool is_tchar(unsigned char ch)
+{
+    static const uint32_t set[8] = {
+        0x00000000, /* 0x00-0x1f: none */
+        0x03ff6cfa, /* 0x20-0x3f: ! # $ % & ' * + - . 0-9 */
+        0xc7fffffe, /* 0x40-0x5f: A-Z ^ _ */
+        0x57ffffff, /* 0x60-0x7f: ` a-z | ~ */
+    };
+    return (set[ch >> 5] >> (ch & 31)) & 1;
+}
+
 static int push_header(struct proxy_http_parser *ps)
 {
     if (ps->head.nh >= PROXY_HTTP_HEADERS_MAX)
         return fail(ps, 431, "too many header fields");
     /* llhttp lets some non-token bytes through in names; a proxy must not,
      * since the next hop may read them differently (RFC 9110 5.1). */
-    static const char tchar[] = "!#$%&'*+-.^_`|~";
     if (ps->field.len == 0)
         return fail(ps, 400, "empty header name");
-    for (size_t i = 0; i < ps->field.len; i++) {
-        unsigned char ch = (unsigned char)ps->field.p[i];
-        if (!isalnum(ch) && !strchr(tchar, ch))
+    for (size_t i = 0; i < ps->field.len; i++)
+        if (!is_tchar((unsigned char)ps->field.p[i]))
             return fail(ps, 400, "invalid character in a header name");
-    }
-    char *name = xstrndup(ps->field.p, ps->field.len);
     /* llhttp keeps trailing whitespace of a value; drop it (RFC 9110 5.5). */
+    const char *value = ps->value.p ? ps->value.p : "";
     size_t vl = ps->value.len;
-    while (vl && (ps->value.p[vl - 1] == ' ' || ps->value.p[vl - 1] == '\t'))
+    while (vl && (value[vl - 1] == ' ' || value[vl - 1] == '\t'))
         vl--;
-    char *value = xstrndup(ps->value.p ? ps->value.p : "", vl);
+    /* A NUL ends the value as the next hop would read it: look no further. */
+    size_t cut = strnlen(value, vl);
+    if (memchr(value, '\r', cut) || memchr(value, '\n', cut))
+        return fail(ps, 400, "line folding in a header value");
+    head_push(&ps->head, ps->field.p, ps->field.len, value, vl);
     buf_reset(&ps->field);
     buf_reset(&ps->value);
     ps->in_value = false;
-    if (strpbrk(value, "\r\n")) {
-        free(name);
-        free(value);
-        return fail(ps, 400, "line folding in a header value");
-    }
-    head_push(&ps->head, name, value);
     return 0;
 }
 

@@ -19,13 +19,19 @@ struct proxy_http_header {
     char *value;
 };
 
-/* A parsed request head. Strings are owned. */
+struct proxy_http_block;
+
+/* A parsed request head. METHOD and URL are owned (malloc'd); header names
+ * and values live in MEM, a few blocks freed with the head, so a request
+ * costs no allocation per header. */
 struct proxy_http_head {
     char *method;
     char *url;
     int http_major, http_minor;
     struct proxy_http_header *h;
     size_t nh;
+    size_t cap; /* slots in H */
+    struct proxy_http_block *mem;
     bool chunked;         /* Transfer-Encoding: chunked */
     bool has_length;      /* Content-Length present */
     uint64_t length;      /* its value */

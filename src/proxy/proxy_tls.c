@@ -163,6 +163,11 @@ enum proxy_tls_result proxy_tls_read(struct proxy_tls *t, void *buf, size_t cap,
     return map(t, rc, "TLS read");
 }
 
+bool proxy_tls_readable(struct proxy_tls *t)
+{
+    return SSL_has_pending(t->ssl) || BIO_ctrl_pending(t->in) > 0;
+}
+
 enum proxy_tls_result proxy_tls_write(struct proxy_tls *t, const void *data, size_t len)
 {
     while (len > 0) {

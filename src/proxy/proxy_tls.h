@@ -31,6 +31,10 @@ int proxy_tls_feed(struct proxy_tls *t, const void *data, size_t len);
 enum proxy_tls_result proxy_tls_handshake(struct proxy_tls *t);
 /* Read decrypted bytes into BUF (at most CAP); *N receives the count. */
 enum proxy_tls_result proxy_tls_read(struct proxy_tls *t, void *buf, size_t cap, size_t *n);
+/* Could proxy_tls_read produce anything now: is there buffered plaintext,
+ * or fed ciphertext not yet decrypted? When not, a read would only say
+ * WANT_IO. */
+bool proxy_tls_readable(struct proxy_tls *t);
 /* Encrypt all of DATA (memory BIOs never short-write). */
 enum proxy_tls_result proxy_tls_write(struct proxy_tls *t, const void *data, size_t len);
 /* Queue a close_notify. */

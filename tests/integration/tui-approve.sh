@@ -10,6 +10,7 @@
 # own branches alone. Every wait polls the screen or a file with a deadline.
 set -uo pipefail
 source "$(dirname "$0")/lib/common.sh"
+source "$(dirname "$0")/lib/tui.sh"
 command -v tmux >/dev/null || skip "tmux not installed"
 command -v git >/dev/null || skip "git not installed"
 command -v bwrap >/dev/null || skip "bubblewrap not installed"
@@ -19,7 +20,6 @@ bwrap --ro-bind / / --unshare-net true 2>/dev/null || skip "bwrap cannot create 
 T=$(mktemp -d /tmp/bottle-tui-approve.XXXXXX)
 SOCK="bottle-tui-approve-$$"
 NAME=tuiappr
-TM() { tmux -L "$SOCK" "$@"; }
 cleanup() {
   TM kill-server 2>/dev/null
   [[ -n ${UPSTREAM_PID:-} ]] && kill "$UPSTREAM_PID" 2>/dev/null
@@ -79,14 +79,6 @@ upstream:
   ca_file: $T/up/ca.pem
 YAML
 
-fails=0 passes=0
-ok() { echo "ok   $1"; passes=$((passes + 1)); }
-bad() { echo "FAIL $1"; fails=$((fails + 1)); echo "--- screen"; screen; echo "---"; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
-screen() { TM capture-pane -p -t tui | tee -a "$T/screens.txt"; }
-shows() { screen | grep -qE -- "$1"; }
-expect() { if wait_for "$1" shows "$3"; then ok "$2"; else bad "$2 (no /$3/ within $1 s)"; fi; }
-keys() { TM send-keys -t tui "$@"; }
 # The agent's output line starting with TAG, from the bottle's event log.
 agent_line() { grep -o "\"line\":\"$1 .*" "$EV" 2>/dev/null | head -1; }
 agent_says() { agent_line "$1" | grep -q -- "$2"; }
@@ -146,7 +138,7 @@ check "nothing in the host repository yet" "! git -C '$HR' rev-parse -q --verify
 keys y
 expect 30 "brought in (shown)" "brought in as bottle/$NAME/agent-work"
 check "the host repository has the commit on bottle/$NAME/agent-work" \
-  "git -C '$HR' log --format=%s bottle/$NAME/agent-work | grep -qx 'agent work for review'"
+  "git -C '$HR' log --format=%s bottle/$NAME/agent-work | grep -cx 'agent work for review' >/dev/null"
 heads_after=$(git -C "$HR" for-each-ref --format='%(refname) %(objectname)' refs/heads | grep -v "refs/heads/bottle/")
 check "the host repository's own branches are unchanged" "[ \"\$heads_after\" = \"\$heads_before\" ]"
 check "no agent-work branch of its own in the host repository" "! git -C '$HR' rev-parse -q --verify refs/heads/agent-work"

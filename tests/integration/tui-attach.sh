@@ -10,6 +10,7 @@
 # Every wait polls capture-pane with a deadline.
 set -uo pipefail
 source "$(dirname "$0")/lib/common.sh"
+source "$(dirname "$0")/lib/tui.sh"
 command -v tmux >/dev/null || skip "tmux not installed"
 command -v bwrap >/dev/null || skip "bubblewrap not installed"
 bwrap --ro-bind / / --unshare-net true 2>/dev/null || skip "bwrap cannot create namespaces here"
@@ -17,7 +18,6 @@ bwrap --ro-bind / / --unshare-net true 2>/dev/null || skip "bwrap cannot create 
 
 T=$(mktemp -d /tmp/bottle-tui-attach.XXXXXX)
 SOCK="bottle-tui-attach-$$"
-TM() { tmux -L "$SOCK" "$@"; }
 cleanup() {
   TM kill-server 2>/dev/null
   [[ -n ${KEEP:-} ]] || rm -rf "$T"
@@ -36,14 +36,6 @@ agent:
   command: [bash, --noprofile, --rcfile, $RC, -i]
 YAML
 
-fails=0 passes=0
-ok() { echo "ok   $1"; passes=$((passes + 1)); }
-bad() { echo "FAIL $1"; fails=$((fails + 1)); echo "--- screen"; screen; echo "---"; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
-screen() { TM capture-pane -p -t tui | tee -a "$T/screens.txt"; }
-shows() { screen | grep -qE -- "$1"; }
-expect() { if wait_for "$1" shows "$3"; then ok "$2"; else bad "$2 (no /$3/ within $1 s)"; fi; }
-keys() { TM send-keys -t tui "$@"; }
 agent_pid() { pgrep -f "^bash --noprofile --rcfile $RC -i" | head -1; }
 # What the pane's shell finds after bottle-tui exits: the terminal's line discipline.
 TTYCHECK="stty -a | tr ' ;' '\n\n' | grep -xE -- '-?(icanon|echo|isig)' | tr '\n' ' '; echo"

@@ -7,6 +7,7 @@
 # Every wait polls capture-pane with a deadline.
 set -uo pipefail
 source "$(dirname "$0")/lib/common.sh"
+source "$(dirname "$0")/lib/tui.sh"
 command -v tmux >/dev/null || skip "tmux not installed"
 command -v bwrap >/dev/null || skip "bubblewrap not installed"
 bwrap --ro-bind / / --unshare-net true 2>/dev/null || skip "bwrap cannot create namespaces here"
@@ -14,7 +15,6 @@ bwrap --ro-bind / / --unshare-net true 2>/dev/null || skip "bwrap cannot create 
 
 T=$(mktemp -d /tmp/bottle-tui-demo.XXXXXX)
 SOCK="bottle-tui-test-$$"
-TM() { tmux -L "$SOCK" "$@"; }
 cleanup() {
   TM kill-server 2>/dev/null
   [[ -n ${UPSTREAM_PID:-} ]] && kill "$UPSTREAM_PID" 2>/dev/null
@@ -53,15 +53,6 @@ upstream:
 prompt: $SRC/assets/demo/prompt.txt
 YAML
 
-fails=0 passes=0
-ok() { echo "ok   $1"; passes=$((passes + 1)); }
-bad() { echo "FAIL $1"; fails=$((fails + 1)); echo "--- screen"; screen; echo "---"; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
-screen() { TM capture-pane -p -t tui | tee -a "$T/screens.txt"; }
-shows() { screen | grep -qE -- "$1"; }
-# expect SECONDS NAME REGEX: wait until the screen shows REGEX.
-expect() { if wait_for "$1" shows "$3"; then ok "$2"; else bad "$2 (no /$3/ within $1 s)"; fi; }
-keys() { TM send-keys -t tui "$@"; }
 procs_left() { pgrep -f "bottle-proxy .*--bottle tuidemo" >/dev/null || pgrep -f "bwrap .*$T/ws" >/dev/null; }
 
 TM new-session -d -s tui -x 120 -y 40 \

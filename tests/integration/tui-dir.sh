@@ -9,6 +9,7 @@
 # sleeps to synchronise.
 set -uo pipefail
 source "$(dirname "$0")/lib/common.sh"
+source "$(dirname "$0")/lib/tui.sh"
 command -v tmux >/dev/null || skip "tmux not installed"
 command -v bwrap >/dev/null || skip "bubblewrap not installed"
 bwrap --ro-bind / / --unshare-net true 2>/dev/null || skip "bwrap cannot create namespaces here"
@@ -16,7 +17,6 @@ bwrap --ro-bind / / --unshare-net true 2>/dev/null || skip "bwrap cannot create 
 
 T=$(mktemp -d /tmp/bottle-tui-dir.XXXXXX)
 SOCK="bottle-tui-dir-$$"
-TM() { tmux -L "$SOCK" "$@"; }
 S=tui0 # the current session; each start() makes a new one
 cleanup() {
   TM kill-server 2>/dev/null
@@ -39,14 +39,6 @@ agent:
   command: [no-such-agent-tuigamma]
 YAML
 
-fails=0 passes=0
-ok() { echo "ok   $1"; passes=$((passes + 1)); }
-bad() { echo "FAIL $1"; fails=$((fails + 1)); echo "--- screen"; screen; echo "---"; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
-screen() { TM capture-pane -p -t "$S"; }
-shows() { screen | grep -qE -- "$1"; }
-expect() { if wait_for "$1" shows "$3"; then ok "$2"; else bad "$2 (no /$3/ within $1 s)"; fi; }
-keys() { TM send-keys -t "$S" "$@"; }
 # click Y X: a left press and release at screen row Y, column X (1-based), X10 encoding.
 click() {
   local y=$1 x=$2

@@ -8,13 +8,13 @@
 # and no event is lost. Every wait polls with a deadline.
 set -uo pipefail
 source "$(dirname "$0")/lib/common.sh"
+source "$(dirname "$0")/lib/tui.sh"
 command -v tmux >/dev/null || skip "tmux not installed"
 command -v python3 >/dev/null || skip "python3 not installed"
 [[ -x $TUI ]] || skip "bottle-tui not built"
 
 T=$(mktemp -d /tmp/bottle-tui-feed.XXXXXX)
 SOCK="bottle-tui-feed-$$"
-TM() { tmux -L "$SOCK" "$@"; }
 TAILS=()
 cleanup() {
   TM kill-server 2>/dev/null
@@ -26,15 +26,7 @@ trap cleanup EXIT
 export XDG_STATE_HOME=$T/state XDG_CONFIG_HOME=$T/config HOME=$T/home
 mkdir -p "$HOME" "$XDG_CONFIG_HOME"
 
-fails=0 passes=0
-ok() { echo "ok   $1"; passes=$((passes + 1)); }
-bad() { echo "FAIL $1"; fails=$((fails + 1)); echo "--- screen"; screen; echo "---"; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
 S=tui0
-screen() { TM capture-pane -p -t "$S"; }
-shows() { screen | grep -qE -- "$1"; }
-expect() { if wait_for "$1" shows "$3"; then ok "$2"; else bad "$2 (no /$3/ within $1 s)"; fi; }
-keys() { TM send-keys -t "$S" "$@"; }
 # mouse B Y X: an X10 mouse report (button code B) at screen row Y, column X (1-based).
 mouse() {
   keys -l "$(printf '\033[M%b%b%b' "\\$(printf '%03o' $((32 + $1)))" "\\$(printf '%03o' $((32 + $3)))" "\\$(printf '%03o' $((32 + $2)))")"

@@ -8,6 +8,7 @@
 # dashboard still works. Every wait polls with a deadline.
 set -uo pipefail
 source "$(dirname "$0")/lib/common.sh"
+source "$(dirname "$0")/lib/tui.sh"
 command -v tmux >/dev/null || skip "tmux not installed"
 command -v bwrap >/dev/null || skip "bubblewrap not installed"
 bwrap --ro-bind / / --unshare-net true 2>/dev/null || skip "bwrap cannot create namespaces here"
@@ -19,7 +20,6 @@ MB=50
 
 T=$(mktemp -d /tmp/bottle-tui-flood.XXXXXX)
 SOCK="bottle-tui-flood-$$"
-TM() { tmux -L "$SOCK" "$@"; }
 cleanup() {
   TM kill-server 2>/dev/null
   [[ -n ${SAMPLER:-} ]] && kill "$SAMPLER" 2>/dev/null
@@ -49,14 +49,6 @@ agent:
   command: [sh, flood.sh]
 YAML
 
-fails=0 passes=0
-ok() { echo "ok   $1"; passes=$((passes + 1)); }
-bad() { echo "FAIL $1"; fails=$((fails + 1)); echo "--- screen"; screen; echo "---"; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
-screen() { TM capture-pane -p -t tui | tee -a "$T/screens.txt"; }
-shows() { screen | grep -qE -- "$1"; }
-expect() { if wait_for "$1" shows "$3"; then ok "$2"; else bad "$2 (no /$3/ within $1 s)"; fi; }
-keys() { TM send-keys -t tui "$@"; }
 transcript=$XDG_STATE_HOME/bottle/$NAME/transcript
 tsize() { stat -c %s "$transcript" 2>/dev/null || echo 0; }
 

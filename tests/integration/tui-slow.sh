@@ -6,6 +6,7 @@
 # one cuts its step short and stops it at once. Every wait polls with a deadline.
 set -uo pipefail
 source "$(dirname "$0")/lib/common.sh"
+source "$(dirname "$0")/lib/tui.sh"
 command -v tmux >/dev/null || skip "tmux not installed"
 command -v bwrap >/dev/null || skip "bubblewrap not installed"
 bwrap --ro-bind / / --unshare-net true 2>/dev/null || skip "bwrap cannot create namespaces here"
@@ -13,7 +14,6 @@ bwrap --ro-bind / / --unshare-net true 2>/dev/null || skip "bwrap cannot create 
 
 T=$(mktemp -d /tmp/bottle-tui-slow.XXXXXX)
 SOCK="bottle-tui-slow-$$"
-TM() { tmux -L "$SOCK" "$@"; }
 cleanup() {
   TM kill-server 2>/dev/null
   [[ -s $T/slow.pid ]] && kill "$(cat "$T/slow.pid")" 2>/dev/null
@@ -42,14 +42,6 @@ exec "$PROXY" "\$@"
 SH
 chmod +x "$T/slowproxy"
 
-fails=0 passes=0
-ok() { echo "ok   $1"; passes=$((passes + 1)); }
-bad() { echo "FAIL $1"; fails=$((fails + 1)); echo "--- screen"; screen; echo "---"; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
-screen() { TM capture-pane -p -t tui; }
-shows() { screen | grep -qE -- "$1"; }
-expect() { if wait_for "$1" shows "$3"; then ok "$2"; else bad "$2 (no /$3/ within $1 s)"; fi; }
-keys() { TM send-keys -t tui "$@"; }
 procs_left() { pgrep -f "bottle-proxy .*$T/" >/dev/null || pgrep -f "bwrap .*$T/ws" >/dev/null; }
 
 TM new-session -d -s tui -x 120 -y 40 \
