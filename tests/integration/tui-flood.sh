@@ -10,9 +10,7 @@ set -uo pipefail
 source "$(dirname "$0")/lib/common.sh"
 source "$(dirname "$0")/lib/tui.sh"
 command -v tmux >/dev/null || skip "tmux not installed"
-command -v bwrap >/dev/null || skip "bubblewrap not installed"
-bwrap --ro-bind / / --unshare-net true 2>/dev/null || skip "bwrap cannot create namespaces here"
-[[ -x $PROXY ]] && "$PROXY" --help >/dev/null 2>&1 || skip "bottle-proxy not built"
+need_local_bottles
 
 RSS_MAX_KB=$((100 * 1024)) # bottle-tui's resident memory bound
 KEY_DEADLINE=3             # seconds for a key to be answered mid-flood

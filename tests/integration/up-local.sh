@@ -6,9 +6,7 @@
 # bottle or the events, and everything is cleaned up after exit and SIGTERM.
 set -uo pipefail
 source "$(dirname "$0")/lib/common.sh"
-command -v bwrap >/dev/null || skip "bubblewrap not installed"
-bwrap --ro-bind / / --unshare-net true 2>/dev/null || skip "bwrap cannot create namespaces here"
-[[ -x $PROXY ]] && "$PROXY" --help >/dev/null 2>&1 || skip "bottle-proxy not built"
+need_local_bottles
 
 T=$(mktemp -d /tmp/bottle-up-local.XXXXXX)
 cleanup() {

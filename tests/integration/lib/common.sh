@@ -5,6 +5,12 @@ TUI=$BUILD/bottle-tui
 PROXY=$BUILD/bottle-proxy
 
 skip() { echo "skip: $*"; exit 77; }
+# need_local_bottles: skip unless a local (bubblewrap) bottle can run here.
+need_local_bottles() {
+  command -v bwrap >/dev/null || skip "bubblewrap not installed"
+  bwrap --ro-bind / / --unshare-net true 2>/dev/null || skip "bwrap cannot create namespaces here"
+  [[ -x $PROXY ]] && "$PROXY" --help >/dev/null 2>&1 || skip "bottle-proxy not built"
+}
 fail() { echo "FAIL: $*"; exit 1; }
 
 # wait_for SECONDS CMD...: poll CMD until it succeeds or the deadline passes.
