@@ -49,6 +49,9 @@ start() {
 start
 expect 60 "the bottle runs" "│$NAME +(local +)?running"
 expect 5 "the status bar names the session and attach keys" "s session +a attach"
+# "running" comes when the agent is spawned; bash is there once the sandbox has started it.
+has_agent() { [[ -n $(agent_pid) ]]; }
+wait_for 20 has_agent
 pid=$(agent_pid)
 check "the agent is an interactive bash" "[ -n '$pid' ]"
 
