@@ -130,10 +130,15 @@ static void docker_network(struct bottle *b)
 {
     struct docker *d = D(b);
     /* A container or network of the same name left by a crash would make
-     * the create fail; a bottle name is the operator's to reuse. */
-    char *script = xasprintf("%s rm -f %s >/dev/null 2>&1; %s network rm %s >/dev/null 2>&1; "
-                             "true",
-                             d->docker, d->container, d->docker, d->network);
+     * the create fail; a bottle name is the operator's to reuse. The old
+     * network's INPUT rules (on its bridge br-<id>) go with it. */
+    char *script = xasprintf(
+        "%s rm -f %s >/dev/null 2>&1; "
+        "id=$(%s network inspect -f '{{.Id}}' %s 2>/dev/null | cut -c1-12); "
+        "if [ -n \"$id\" ]; then iptables -w -S INPUT 2>/dev/null | grep -- \"-i br-$id \" | "
+        "sed 's/^-A /-D /' | while read -r r; do iptables -w $r; done; fi; "
+        "%s network rm %s >/dev/null 2>&1; true",
+        d->docker, d->container, d->docker, d->network, d->docker, d->network);
     const char *argv[] = {"sh", "-c", script, NULL};
     int rc = bottle_run(b, argv, NULL, on_stale_removed, NULL);
     free(script);

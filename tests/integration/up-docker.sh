@@ -129,6 +129,23 @@ check "SIGTERM: up exits with a signal status" "[ $rc -gt 128 ]"
 check "SIGTERM: stopped" "tail -1 $T/ev2.jsonl | grep -q '\"state\":\"stopped\"'"
 check "SIGTERM: nothing left" nothing_left
 
+# ---- the supervisor SIGKILLed: its hops end with it; the next launch of the
+# name clears the container, network and firewall rules it could not --------------------
+"$TUI" up --json "$T/ws/bottle.yaml" >"$T/ev5.jsonl" 2>"$T/up5.err" &
+UP_PID=$!
+wait_for 240 grep -q agent-finished "$T/ev5.jsonl" || { echo "FAIL the bottle did not run (SIGKILL case)"; fails=$((fails + 1)); }
+old_br=$(docker network inspect -f '{{.Id}}' "bottle-$NAME" 2>/dev/null | cut -c1-12)
+kill -KILL "$UP_PID"; wait "$UP_PID" 2>/dev/null; UP_PID=
+no_hops() { ! pgrep -f "bottle-proxy .*--bottle $NAME" >/dev/null; }
+wait_for 20 no_hops
+check "SIGKILL: the hops end with the supervisor" no_hops
+check "SIGKILL: the old bridge had rules" "[ -n '$old_br' ] && iptables -S INPUT | grep -q -- '-i br-$old_br '"
+write_manifest
+timeout 240 "$TUI" up --json "$T/ws/bottle.yaml" >"$T/ev6.jsonl" 2>"$T/up6.err"; rc=$?
+check "relaunch after SIGKILL: runs to the end" "[ $rc -eq 0 ] && grep -q agent-finished $T/ev6.jsonl"
+check "relaunch after SIGKILL: the old bridge's rules are gone" "! iptables -S INPUT | grep -q -- '-i br-$old_br '"
+check "relaunch after SIGKILL: nothing left" nothing_left
+
 # ---- an image without update-ca-certificates: the ca step fails clearly ----------------
 docker rmi bottle-agent-noca:test >/dev/null 2>&1
 printf 'FROM bottle-agent:latest\nRUN rm -f /usr/sbin/update-ca-certificates\n' >"$T/Dockerfile"
