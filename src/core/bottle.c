@@ -598,6 +598,17 @@ static void on_agent_line(struct proc *p, int stream, const char *line, size_t l
     bottle_emit(b, event_output(b->name, "agent", stream == 1 ? "stdout" : "stderr", line));
 }
 
+/* A line the agent has not finished and that sits (a prompt waiting for an
+ * answer): an `output` event marked partial; the whole line follows later. */
+static void on_agent_partial(struct proc *p, const char *line, size_t len)
+{
+    struct bottle *b = p->data;
+    (void)len;
+    cJSON *ev = event_output(b->name, "agent", "stdout", line);
+    cJSON_AddBoolToObject(ev, "partial", 1);
+    bottle_emit(b, ev);
+}
+
 /* The agent's terminal output as it came: the transcript, and whoever is attached. */
 static void on_agent_raw(struct proc *p, const char *data, size_t len)
 {
@@ -670,6 +681,7 @@ int bottle_agent_spawn(struct bottle *b, const char *const *argv)
                           .on_line = on_agent_line,
                           .on_done = on_agent_done,
                           .on_raw = on_agent_raw,
+                          .on_partial = on_agent_partial,
                           .data = b,
                           .pty = true,
                           .rows = b->agent_rows ? b->agent_rows : 40,

@@ -64,6 +64,8 @@ static void maybe_done(struct proc *p)
     if (p->have_stdin)
         close_handle(p, (uv_handle_t *)&p->in);
     close_handle(p, (uv_handle_t *)&p->grace);
+    if (p->partial_timer_open)
+        close_handle(p, (uv_handle_t *)&p->partial_timer);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -132,6 +134,16 @@ static void pty_lines(struct proc *p, const char *d, size_t n)
     }
 }
 
+static void on_partial_timer(uv_timer_t *t)
+{
+    struct proc *p = t->data;
+    size_t n = p->linelen[1];
+    if (p->done || !n || p->cr)
+        return;
+    p->linebuf[1][n] = '\0'; /* the buffer has room; the next byte overwrites it */
+    p->on_partial(p, p->linebuf[1], n);
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     struct proc *p = s->data;
@@ -150,6 +162,13 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         if (p->on_raw)
             p->on_raw(p, buf->base, (size_t)nread);
         pty_lines(p, buf->base, (size_t)nread);
+        /* An unfinished line that then sits is likely a prompt: say so soon. */
+        if (p->partial_timer_open) {
+            if (p->linelen[1])
+                uv_timer_start(&p->partial_timer, on_partial_timer, PROC_PARTIAL_MS, 0);
+            else
+                uv_timer_stop(&p->partial_timer);
+        }
         return;
     }
     for (ssize_t i = 0; i < nread; i++) {
@@ -313,6 +332,13 @@ int proc_spawn(uv_loop_t *loop, const struct proc_opts *o, struct proc **out)
         if (p->have_stdin)
             uv_close((uv_handle_t *)&p->in, on_handle_closed);
         return rc;
+    }
+    if (o->pty && o->on_partial) {
+        p->on_partial = o->on_partial;
+        uv_timer_init(loop, &p->partial_timer);
+        p->partial_timer.data = p;
+        p->partial_timer_open = true;
+        p->open_handles++;
     }
     uv_read_start((uv_stream_t *)&p->out, on_alloc, on_read);
     if (!o->pty)

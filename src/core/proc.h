@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #define PROC_MAX_LINE 65536 /* a longer line is delivered in pieces of this size */
+#define PROC_PARTIAL_MS 250 /* pty: an unfinished line this old is reported */
 
 struct proc;
 
@@ -36,6 +37,9 @@ struct proc_opts {
     bool pty;
     unsigned short rows, cols;
     void (*on_raw)(struct proc *p, const char *data, size_t len);
+    /* pty: an unfinished last line (a prompt) that has sat for
+     * PROC_PARTIAL_MS; it comes again whole, through on_line, when it ends. */
+    void (*on_partial)(struct proc *p, const char *line, size_t len);
 };
 
 struct proc {
@@ -58,6 +62,9 @@ struct proc {
     int esc;    /* pty: where in a terminal escape sequence the output is */
     bool cr;    /* pty: a '\r' not yet followed by '\n' */
     void (*on_raw)(struct proc *p, const char *data, size_t len);
+    void (*on_partial)(struct proc *p, const char *line, size_t len);
+    uv_timer_t partial_timer;
+    bool partial_timer_open;
 };
 
 /* Spawn. Returns 0 and sets *OUT, or a negative libuv error (nothing left

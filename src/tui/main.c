@@ -191,6 +191,9 @@ static double jnum(const cJSON *ev, const char *k)
 static void print_human(const cJSON *ev)
 {
     const char *ts = jstr(ev, "ts"), *type = jstr(ev, "type"), *name = jstr(ev, "bottle");
+    /* An unfinished line (a prompt) is printed once it is whole. */
+    if (cJSON_IsTrue(cJSON_GetObjectItem(ev, "partial")))
+        return;
     printf("%s %s ", strlen(ts) > 11 ? ts + 11 : ts, name);
     if (strcmp(type, "state") == 0) {
         printf("state %s\n", jstr(ev, "state"));

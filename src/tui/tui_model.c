@@ -8,8 +8,8 @@
 #include "core/util.h"
 #include "tui/tui_session.h"
 
-static const char *const state_names[] = {"stopped", "creating", "provisioning", "running",
-                                          "stopping", "failed", "invalid"};
+static const char *const state_names[] = {"stopped",  "creating", "provisioning", "running",
+                                          "stopping", "failed",   "invalid"};
 
 const char *tui_state_name(enum tui_state s)
 {
@@ -304,7 +304,8 @@ static void apply_step(struct tui_bottle *b, const cJSON *ev)
     struct tui_step *s = find_step(b, jstr(ev, "step"));
     if (!s)
         return;
-    const char *st = jstr(ev, "status"), *detail = jstr(ev, "detail"), *fp = jstr(ev, "fingerprint");
+    const char *st = jstr(ev, "status"), *detail = jstr(ev, "detail"),
+               *fp = jstr(ev, "fingerprint");
     if (!st)
         return;
     if (strcmp(st, "start") == 0) {
@@ -377,6 +378,15 @@ static void apply_output(struct tui_bottle *b, const cJSON *ev)
     const char *line = jstr(ev, "line"), *stream = jstr(ev, "stream");
     if (!s || !line)
         return;
+    /* An unfinished line (a prompt): the session shows it until the line is whole. */
+    if (cJSON_IsTrue(cJSON_GetObjectItem(ev, "partial"))) {
+        if (strcmp(s->name, "agent") == 0) {
+            if (!b->session)
+                b->session = tui_session_new(0);
+            tui_session_push_partial(b->session, line, strlen(line));
+        }
+        return;
+    }
     bool err = stream && strcmp(stream, "stderr") == 0;
     tui_lines_push(&s->out, xasprintf("%c %s", err ? '!' : '|', line));
     /* The agent's own output is also its session (the session pane). */
@@ -410,8 +420,8 @@ static void apply_hop(struct tui_bottle *b, const cJSON *ev)
 static void apply_request(struct tui_bottle *b, const cJSON *ev)
 {
     const char *hop = jstr(ev, "hop"), *host = jstr(ev, "host"), *path = jstr(ev, "path"),
-               *reason = jstr(ev, "reason"), *auth = jstr(ev, "auth"), *verdict = jstr(ev, "verdict"),
-               *method = jstr(ev, "method");
+               *reason = jstr(ev, "reason"), *auth = jstr(ev, "auth"),
+               *verdict = jstr(ev, "verdict"), *method = jstr(ev, "method");
     struct tui_req *q = reqs_push(&b->reqs);
     copy_time(q->time, jstr(ev, "ts"));
     snprintf(q->hop, sizeof q->hop, "%s", hop ? hop : "");

@@ -90,8 +90,33 @@ static void add_plain(struct tui_session *s, const char *line, size_t len)
     add(s, &e);
 }
 
+/* The newest entry goes again (it was an unfinished line). */
+static void drop_partial(struct tui_session *s)
+{
+    if (!s->partial)
+        return;
+    s->partial = false;
+    if (!s->n)
+        return;
+    struct streamjson_entry *e = &s->v[(s->start + s->n - 1) % s->cap];
+    s->bytes -= entry_bytes(e);
+    streamjson_entry_free(e);
+    s->n--;
+    s->next_seq--;
+}
+
+void tui_session_push_partial(struct tui_session *s, const char *line, size_t len)
+{
+    if (s->timeline)
+        return;
+    drop_partial(s);
+    add_plain(s, line, len);
+    s->partial = true;
+}
+
 void tui_session_push(struct tui_session *s, const char *line, size_t len)
 {
+    drop_partial(s);
     s->lines++;
     if (!s->timeline && tui_session_is_streamjson(line, len))
         s->timeline = true;
@@ -109,6 +134,7 @@ void tui_session_push(struct tui_session *s, const char *line, size_t len)
 
 void tui_session_new_run(struct tui_session *s)
 {
+    s->partial = false;
     s->timeline = false;
     streamjson_init(&s->sj);
     if (s->n) {

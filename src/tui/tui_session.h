@@ -29,6 +29,7 @@ struct tui_session {
     uint64_t next_seq; /* seq of the next entry; the oldest kept is next_seq - n */
     uint64_t dropped;  /* entries dropped to stay within the bounds */
     uint64_t lines;    /* output lines seen */
+    bool partial;      /* the newest entry is a line still being written (a prompt) */
 };
 
 /* A new session; CAP 0 means TUI_SESSION_ENTRIES. */
@@ -36,6 +37,10 @@ struct tui_session *tui_session_new(size_t cap);
 void tui_session_free(struct tui_session *s);
 /* One output line of the agent (LEN bytes, no newline). */
 void tui_session_push(struct tui_session *s, const char *line, size_t len);
+/* The agent's unfinished last line (a prompt waiting for input): shown as
+ * the newest entry until the next partial or whole line replaces it. Ignored
+ * in a stream-json session. */
+void tui_session_push_partial(struct tui_session *s, const char *line, size_t len);
 /* The bottle runs again: a marker line, and stream-json detection starts over. */
 void tui_session_new_run(struct tui_session *s);
 /* The entry with sequence number SEQ, or NULL when it was dropped or is not there yet. */

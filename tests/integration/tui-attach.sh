@@ -59,6 +59,7 @@ check "the agent is an interactive bash" "[ -n '$pid' ]"
 keys s
 expect 5 "s shows the session pane" "Session $NAME \[following\]"
 expect 10 "the agent's output is in it" "│agent-ready"
+expect 10 "the shell's prompt, an unfinished line, is in it too" '│agent\$ +│'
 check "the pane says how to attach" "shows 'a attach  i type a line'"
 
 # ---- attach: banner, a command, its output -------------------------------------------------------

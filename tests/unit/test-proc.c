@@ -195,5 +195,60 @@ static void pty_child(void)
     buf_free(&x.r.out);
 }
 
-TEST_MAIN(T(pty_child), T(lines_and_status), T(stdin_fed), T(grandchild_holding_pipe),
-          T(long_line_split), T(killed), T(spawn_failure))
+/* A prompt without a newline is reported as a partial line once it sits;
+ * answered, the whole line comes as usual. */
+struct promptres {
+    struct buf lines, partials;
+    int done;
+};
+
+static void on_prompt_partial(struct proc *p, const char *line, size_t len)
+{
+    struct promptres *x = p->data;
+    buf_append(&x->partials, line, len);
+    buf_append(&x->partials, "|", 1);
+    CHECK_INT(proc_write(p, "y\n", 2), 0);
+}
+
+static void on_prompt_line(struct proc *p, int stream, const char *line, size_t len)
+{
+    struct promptres *x = p->data;
+    (void)stream;
+    buf_append(&x->lines, line, len);
+    buf_append(&x->lines, "|", 1);
+}
+
+static void on_prompt_done(struct proc *p, int64_t status, int sig)
+{
+    struct promptres *x = p->data;
+    (void)status;
+    (void)sig;
+    x->done++;
+}
+
+static void pty_prompt(void)
+{
+    struct promptres x;
+    memset(&x, 0, sizeof x);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    const char *argv[] = {"sh", "-c", "printf 'Continue? [y/N] '; read a; echo answer=$a", NULL};
+    struct proc_opts o = {.argv = argv,
+                          .on_line = on_prompt_line,
+                          .on_done = on_prompt_done,
+                          .on_partial = on_prompt_partial,
+                          .data = &x,
+                          .pty = true};
+    struct proc *p;
+    CHECK_INT(proc_spawn(&loop, &o, &p), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK_INT(uv_loop_close(&loop), 0);
+    CHECK_INT(x.done, 1);
+    CHECK_STR(x.partials.p, "Continue? [y/N] |");
+    CHECK_STR(x.lines.p, "Continue? [y/N] y|answer=y|");
+    buf_free(&x.lines);
+    buf_free(&x.partials);
+}
+
+TEST_MAIN(T(pty_prompt), T(pty_child), T(lines_and_status), T(stdin_fed),
+          T(grandchild_holding_pipe), T(long_line_split), T(killed), T(spawn_failure))

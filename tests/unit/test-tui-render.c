@@ -679,7 +679,8 @@ static void mouse_selects_and_scrolls(void)
     rig_close(&r);
 }
 
-/* ---- approvals and gate ------------------------------------------------------------------------ */
+/* ---- approvals and gate ------------------------------------------------------------------------
+ */
 
 /* The demo agent asks a question, asks for a host, says something, and has
  * one request already denied; and it pushed two branches to the gate. */
@@ -744,8 +745,8 @@ static void approvals_panes(void)
     feed(&r.m, b, &ans, 1, NOW);
     CHECK_INT(b->sup.npending, 1);
     render(&r, NOW);
-    CHECK(find_on_screen(&r, ap.y, ap.y + ap.h - 1, "answered  which branch should I rebase on? -> main",
-                         &x) > 0);
+    CHECK(find_on_screen(&r, ap.y, ap.y + ap.h - 1,
+                         "answered  which branch should I rebase on? -> main", &x) > 0);
     /* The run ends: what was pending is cancelled, the strip goes. */
     const char *stop = "{\"ts\":\"2026-11-29T06:15:00.000Z\",\"bottle\":\"demo\",\"type\":"
                        "\"state\",\"state\":\"stopped\"}";
@@ -814,7 +815,8 @@ static void requests_allow_blocked(void)
     const struct tui_req *q = tui_requests_selected(&r.v);
     CHECK(q && strcmp(q->host, "api.demo.test") == 0 && q->blocked);
     tui_view_key(&r.v, 'y', &act, &idx);
-    CHECK(act == TUI_ACT_NONE && r.v.prompt == TUI_PROMPT_NONE && strstr(r.v.msg, "not the allowlist"));
+    CHECK(act == TUI_ACT_NONE && r.v.prompt == TUI_PROMPT_NONE &&
+          strstr(r.v.msg, "not the allowlist"));
     /* Up pauses and selects; up to the allowlist block. */
     tui_view_key(&r.v, KEY_UP, &act, &idx);
     q = tui_requests_selected(&r.v);
@@ -823,9 +825,11 @@ static void requests_allow_blocked(void)
     int x;
     struct tui_rect rc = r.v.p[TUI_P_REQUESTS]->r;
     int y = find_on_screen(&r, rc.y + 2, rc.y + rc.h - 2, "evil.demo.test/upload", &x);
-    CHECK(y > 0 && (cell_attr(y + 1, x, NULL) & A_REVERSE) && !(cell_attr(y - 1, x, NULL) & A_REVERSE));
+    CHECK(y > 0 && (cell_attr(y + 1, x, NULL) & A_REVERSE) &&
+          !(cell_attr(y - 1, x, NULL) & A_REVERSE));
     tui_view_key(&r.v, 'y', &act, &idx);
-    CHECK(r.v.prompt == TUI_PROMPT_CONFIRM && strstr(r.v.prompt_text, "Allow evil.demo.test for this run"));
+    CHECK(r.v.prompt == TUI_PROMPT_CONFIRM &&
+          strstr(r.v.prompt_text, "Allow evil.demo.test for this run"));
     tui_view_key(&r.v, 'y', &act, &idx);
     CHECK(act == TUI_ACT_ALLOW_HOST);
     CHECK_STR(r.v.act_arg, "evil.demo.test");
@@ -857,8 +861,9 @@ static void gate_pane(void)
     tui_view_overlay(&r.v, "Pushed to project: agent-fix (new..1a2b3c4d5e6f)",
                      xstrdup("1a2b3c4 fix the flaky test (agent, 2 minutes ago)\n"
                              "9f8e7d6 operator commit (op, 3 days ago)\n"));
-    tui_view_confirm(&r.v, TUI_ACT_BRING_IN, "Bring agent-fix into /src/project as "
-                                             "bottle/demo/agent-fix?");
+    tui_view_confirm(&r.v, TUI_ACT_BRING_IN,
+                     "Bring agent-fix into /src/project as "
+                     "bottle/demo/agent-fix?");
     tui_sup_push_note(&r.m.b[0]->sup, 1, "brought in as bottle/demo/feature/docs", false);
     render(&r, NOW);
     panel_golden(&r, TUI_P_GATELOG, "gatelog");
@@ -868,7 +873,8 @@ static void gate_pane(void)
     CHECK(act == TUI_ACT_BRING_IN && r.v.overlay_text == NULL);
     render(&r, NOW);
     struct tui_rect gp = r.v.p[TUI_P_GATE]->r;
-    CHECK(find_on_screen(&r, gp.y, gp.y + gp.h - 1, "brought in as bottle/demo/feature/docs", &x) > 0);
+    CHECK(find_on_screen(&r, gp.y, gp.y + gp.h - 1, "brought in as bottle/demo/feature/docs", &x) >
+          0);
     /* g again: back to the requests. */
     tui_view_key(&r.v, 'g', &act, &idx);
     CHECK(!r.v.show_gate && r.v.focus == TUI_P_REQUESTS);
@@ -880,8 +886,8 @@ static void help_lists_every_key(void)
 {
     struct rig r;
     rig_open(&r, 24, 80, true);
-    enum tui_panel_id focus[] = {TUI_P_BOTTLES,  TUI_P_STEPS, TUI_P_REQUESTS, TUI_P_CMDLOG,
-                                 TUI_P_APPROVALS, TUI_P_GATE, TUI_P_SESSION};
+    enum tui_panel_id focus[] = {TUI_P_BOTTLES,   TUI_P_STEPS, TUI_P_REQUESTS, TUI_P_CMDLOG,
+                                 TUI_P_APPROVALS, TUI_P_GATE,  TUI_P_SESSION};
     int missing = 0;
     feed_sup(&r);
     for (size_t f = 0; f < sizeof focus / sizeof *focus; f++)
@@ -1072,6 +1078,30 @@ static void session_unknown_event(void)
     rig_close(&r);
 }
 
+/* A prompt (an unfinished line) shows as the newest entry; the next partial
+ * or the whole line replaces it; a stream-json session ignores partials. */
+static void session_partial_prompt(void)
+{
+    struct tui_session *s = tui_session_new(0);
+    tui_session_push(s, "hello", 5);
+    tui_session_push_partial(s, "Continue? ", 10);
+    tui_session_push_partial(s, "Continue? y", 11);
+    CHECK_INT(s->n, 2);
+    CHECK_STR(tui_session_at(s, 1)->text, "Continue? y");
+    tui_session_push(s, "Continue? yes", 13);
+    CHECK_INT(s->n, 2);
+    CHECK_STR(tui_session_at(s, 1)->text, "Continue? yes");
+    CHECK(!s->partial);
+    tui_session_push(s, "next", 4);
+    CHECK_INT(s->n, 3);
+    const char *init = "{\"type\":\"system\",\"subtype\":\"init\",\"model\":\"m\",\"tools\":[]}";
+    tui_session_push(s, init, strlen(init));
+    size_t n = s->n;
+    tui_session_push_partial(s, "{\"type\":", 8);
+    CHECK_INT(s->n, n);
+    tui_session_free(s);
+}
+
 /* Detection: plain lines stay plain until a stream-json event; an unknown
  * type alone does not switch; after the switch, what does not parse is raw. */
 static void session_detects_streamjson(void)
@@ -1231,7 +1261,7 @@ TEST_MAIN(T(bottles_panel), T(steps_panel_running), T(steps_panel_failed), T(cha
           T(paused_view_holds), T(restart_resets_run), T(hostile_text_is_inert),
           T(filter_highlights_matches), T(monochrome_fallback), T(mouse_selects_and_scrolls),
           T(help_lists_every_key), T(steps_expand_collapse), T(failed_output_long),
-          T(too_small_and_back), T(approvals_panes), T(approvals_keys),
-          T(requests_allow_blocked), T(gate_pane), T(session_ok_tools),
-          T(session_failed_tool), T(session_unknown_event), T(session_detects_streamjson),
-          T(session_bounded_and_scrolls), T(session_keys), T(attach_key_names))
+          T(too_small_and_back), T(approvals_panes), T(approvals_keys), T(requests_allow_blocked),
+          T(gate_pane), T(session_ok_tools), T(session_failed_tool), T(session_unknown_event),
+          T(session_detects_streamjson), T(session_bounded_and_scrolls), T(session_keys),
+          T(attach_key_names), T(session_partial_prompt))
