@@ -227,28 +227,12 @@ static void docker_start(struct bottle *b)
 
 static void on_ca_installed(struct bottle *b, int status, const char *out, void *arg)
 {
-    char *inside = provision_ca_parse_fingerprint(out);
-    if (status != 0 && !strstr(out, " added, ")) {
-        bottle_step_done(b, -1,
-                         "update-ca-certificates did not run in the container (is it "
-                         "installed in the image?); see the output above");
-    } else if (!provision_ca_one_added(out)) {
-        bottle_step_done(b, -1,
-                         "update-ca-certificates did not report '1 added': the agent's "
-                         "trust store does not have the CA");
-    } else if (!inside || strcmp(inside, b->fingerprint) != 0) {
-        char *dd = xasprintf("the CA fingerprint in the container (%s) differs from the host's "
-                             "(%s)",
-                             inside ? inside : "none", b->fingerprint);
-        bottle_step_done(b, -1, dd);
-        free(dd);
-    } else {
-        char *dd = xasprintf("%s CA installed (1 added); SHA-256 %s (checked inside)",
-                             b->hops[0].name, b->fingerprint);
-        bottle_step_done(b, 0, dd);
-        free(dd);
-    }
-    free(inside);
+    (void)arg;
+    bool ok;
+    char *d =
+        provision_ca_verdict(out, status, 0, b->fingerprint, b->hops[0].name, "container", &ok);
+    bottle_step_done(b, ok ? 0 : -1, d);
+    free(d);
 }
 
 static void on_ca_copied(struct bottle *b, int status, const char *out, void *arg)

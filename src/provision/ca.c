@@ -130,3 +130,27 @@ bool provision_ca_one_added(const char *output)
         s--;
     return p - s == 1 && *s == '1';
 }
+
+char *provision_ca_verdict(const char *out, int update_status, int fp_status,
+                           const char *fingerprint, const char *hop, const char *where, bool *ok)
+{
+    *ok = false;
+    if (update_status != 0 && !strstr(out, " added, "))
+        return xasprintf("update-ca-certificates did not run in the %s (is it installed in the "
+                         "image?); see the output above",
+                         where);
+    if (!provision_ca_one_added(out))
+        return xstrdup("update-ca-certificates did not report '1 added': the agent's trust "
+                       "store does not have the CA");
+    char *inside = provision_ca_parse_fingerprint(out);
+    char *d;
+    if (fp_status != 0 || !inside || strcmp(inside, fingerprint) != 0) {
+        d = xasprintf("the CA fingerprint in the %s (%s) differs from the host's (%s)", where,
+                      inside ? inside : "none", fingerprint);
+    } else {
+        d = xasprintf("%s CA installed (1 added); SHA-256 %s (checked inside)", hop, fingerprint);
+        *ok = true;
+    }
+    free(inside);
+    return d;
+}

@@ -17,5 +17,13 @@ const char *provision_ca_system_bundle(void);
 char *provision_ca_parse_fingerprint(const char *text);
 /* Does update-ca-certificates OUTPUT report exactly one certificate added? */
 bool provision_ca_one_added(const char *output);
+/* The CA step's verdict from what the bottle printed (OUT): the report of
+ * update-ca-certificates (UPDATE_STATUS, its exit status) and the fingerprint
+ * openssl read inside (trusted only when FP_STATUS is 0), compared with
+ * FINGERPRINT, the host's. WHERE names the bottle ("container", "machine"),
+ * HOP the hop whose CA it is. Returns the step's detail (new string); *OK
+ * says whether the step passed. */
+char *provision_ca_verdict(const char *out, int update_status, int fp_status,
+                           const char *fingerprint, const char *hop, const char *where, bool *ok);
 
 #endif
