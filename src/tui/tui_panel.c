@@ -1,4 +1,5 @@
-/* tui_panel: the helpers every panel shares: construction, geometry, formatting and the requests filter. */
+/* tui_panel: the helpers every panel shares: construction, geometry, formatting and the requests
+ * filter. */
 #include "tui/tui_panel.h"
 
 #include <stdio.h>
@@ -34,6 +35,18 @@ void tui_panel_free_default(struct tui_panel *p)
 bool tui_panel_contains(const struct tui_panel *p, int y, int x)
 {
     return p->r.h > 0 && y >= p->r.y && y < p->r.y + p->r.h && x >= p->r.x && x < p->r.x + p->r.w;
+}
+
+long tui_panel_list_mouse(struct tui_panel *p, struct tui_view *v, int y, unsigned long bstate,
+                          int header, size_t n, int *ret)
+{
+    if (bstate & (BUTTON4_PRESSED | BUTTON5_PRESSED)) {
+        *ret = p->ops->key(p, v, bstate & BUTTON4_PRESSED ? KEY_UP : KEY_DOWN);
+        return -1;
+    }
+    *ret = TUI_HANDLED | TUI_REDRAW;
+    int row = y - header + p->scroll;
+    return y >= header && row >= 0 && (size_t)row < n ? row : -1;
 }
 
 void tui_fmt_ms(char *out, size_t n, long ms)

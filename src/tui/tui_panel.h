@@ -106,7 +106,8 @@ struct tui_view {
     char input[512];   /* TUI_PROMPT_INPUT: the typed answer */
     char input_label[96];
     char *overlay_title, *overlay_text; /* TUI_P_GATELOG's content (owned; NULL: hidden) */
-    enum tui_action fire; /* a panel's key asks for an action with no y/N (tui_view_key returns it) */
+    /* a panel's key asks for an action with no y/N (tui_view_key returns it) */
+    enum tui_action fire;
     struct tui_rect lower; /* the lower right area (requests, commands, gate, approvals) */
 };
 
@@ -118,6 +119,12 @@ struct tui_panel *tui_panel_new(const struct tui_panel_ops *ops);
 void tui_panel_resize_default(struct tui_panel *p, struct tui_rect r);
 void tui_panel_free_default(struct tui_panel *p);
 bool tui_panel_contains(const struct tui_panel *p, int y, int x);
+/* A list panel's mouse: the wheel acts as Up/Down through the panel's key
+ * handler (*RET gets its result); a click on panel row Y, with HEADER rows
+ * above the first of N items, returns that item's index (*RET: handled,
+ * redraw). Returns -1 when no item was clicked. */
+long tui_panel_list_mouse(struct tui_panel *p, struct tui_view *v, int y, unsigned long bstate,
+                          int header, size_t n, int *ret);
 /* "12ms", "1.2s", "3m04s" */
 void tui_fmt_ms(char *out, size_t n, long ms);
 /* "12s", "3m04s", "1h02m", "2d03h" */
@@ -143,7 +150,8 @@ int tui_session_key_top(struct tui_view *v, int key, enum tui_action *act, size_
 struct tui_panel *tui_panel_approvals_new(void);
 struct tui_panel *tui_panel_gate_new(void);
 struct tui_panel *tui_panel_gatelog_new(void);
-/* Approvals and gate glue for the view (tui_panel_approvals.c). Pending calls in the whole model. */
+/* Approvals and gate glue for the view (tui_panel_approvals.c).
+ * Pending calls in the whole model. */
 size_t tui_approvals_pending_total(const struct tui_view *v);
 /* Whether the approvals pane is on screen (something pending, or shown with p). */
 bool tui_approvals_visible(const struct tui_view *v);

@@ -198,15 +198,12 @@ static int approvals_key(struct tui_panel *p, struct tui_view *v, int key)
 static int approvals_mouse(struct tui_panel *p, struct tui_view *v, int y, int x,
                            unsigned long bstate)
 {
-    if (bstate & BUTTON4_PRESSED)
-        return approvals_key(p, v, KEY_UP);
-    if (bstate & BUTTON5_PRESSED)
-        return approvals_key(p, v, KEY_DOWN);
     const struct tui_bottle *b = tui_view_bottle(v);
-    int row = y - 1 + p->scroll;
-    if (b && y >= 1 && row >= 0 && (size_t)row < b->sup.npending)
-        p->cursor = row;
-    return TUI_HANDLED | TUI_REDRAW;
+    int ret;
+    long row = tui_panel_list_mouse(p, v, y, bstate, 1, b ? b->sup.npending : 0, &ret);
+    if (row >= 0)
+        p->cursor = (int)row;
+    return ret;
 }
 
 static const struct tui_panel_ops approvals_ops = {

@@ -1,4 +1,5 @@
-/* tui_panel_bottles: the list of bottles with backend, colour-coded state, uptime, requests and blocks. */
+/* tui_panel_bottles: the list of bottles with backend, colour-coded state, uptime, requests and
+ * blocks. */
 #include <stdio.h>
 #include <string.h>
 
@@ -69,8 +70,8 @@ static void bottles_draw(struct tui_panel *p, struct tui_view *v)
         int used = tui_put(s, v->w, y, x, W, base, line);
         /* The state keeps its colour on the selected row too. */
         snprintf(line, sizeof line, "%-*s", stw, tui_state_name(b->state));
-        used += tui_put(s, v->w, y, x + used, W - used, base | tui_attr(s, tui_state_role(b->state)),
-                        line);
+        used += tui_put(s, v->w, y, x + used, W - used,
+                        base | tui_attr(s, tui_state_role(b->state)), line);
         snprintf(line, sizeof line, " %5s %*llu ", up, reqw, (unsigned long long)b->requests);
         used += tui_put(s, v->w, y, x + used, W - used, base, line);
         snprintf(line, sizeof line, "%*llu", blkw, (unsigned long long)b->blocks);
@@ -113,14 +114,11 @@ static int bottles_key(struct tui_panel *p, struct tui_view *v, int key)
 static int bottles_mouse(struct tui_panel *p, struct tui_view *v, int y, int x,
                          unsigned long bstate)
 {
-    if (bstate & BUTTON4_PRESSED)
-        return bottles_key(p, v, KEY_UP);
-    if (bstate & BUTTON5_PRESSED)
-        return bottles_key(p, v, KEY_DOWN);
-    int row = y - 2 + p->scroll;
-    if (y >= 2 && row >= 0 && (size_t)row < v->m->n)
+    int ret;
+    long row = tui_panel_list_mouse(p, v, y, bstate, 2, v->m->n, &ret);
+    if (row >= 0)
         v->sel = (size_t)row;
-    return TUI_HANDLED | TUI_REDRAW;
+    return ret;
 }
 
 static const struct tui_panel_ops bottles_ops = {

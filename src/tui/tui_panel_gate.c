@@ -123,15 +123,12 @@ static int gate_key(struct tui_panel *p, struct tui_view *v, int key)
 
 static int gate_mouse(struct tui_panel *p, struct tui_view *v, int y, int x, unsigned long bstate)
 {
-    if (bstate & BUTTON4_PRESSED)
-        return gate_key(p, v, KEY_UP);
-    if (bstate & BUTTON5_PRESSED)
-        return gate_key(p, v, KEY_DOWN);
     const struct tui_bottle *b = tui_view_bottle(v);
-    int row = y - 2 + p->scroll;
-    if (b && y >= 2 && row >= 0 && (size_t)row < b->sup.npushes)
-        p->cursor = row;
-    return TUI_HANDLED | TUI_REDRAW;
+    int ret;
+    long row = tui_panel_list_mouse(p, v, y, bstate, 2, b ? b->sup.npushes : 0, &ret);
+    if (row >= 0)
+        p->cursor = (int)row;
+    return ret;
 }
 
 static const struct tui_panel_ops gate_ops = {
