@@ -118,19 +118,19 @@ static void allow_host(struct tui_app_sup *c, struct bottle *b, struct tui_bottl
     tui_view_message(v, "allowing %s...", r->host);
 }
 
-/* ---- gate: a push's log, then bring it in -----------------------------------------------------
- */
+/* ---- gate: a push's log, then bring it in ---------------------------------------------- */
 
-struct log_req {
-    struct tui_app_sup *c;
-    struct gate_pushed p;
-    struct tui_bottle *mb;
-    size_t idx;
-};
+static void push_req_free(struct push_req *r)
+{
+    if (!r)
+        return;
+    gate_pushed_free(&r->p);
+    free(r);
+}
 
 static void on_log(void *arg, int status, const char *output)
 {
-    struct log_req *r = arg;
+    struct push_req *r = arg;
     struct tui_app_sup *c = r->c;
     struct tui_view *v = c->view;
     c->inflight--;
@@ -138,32 +138,25 @@ static void on_log(void *arg, int status, const char *output)
         char line[256];
         first_line(line, sizeof line, output);
         tui_view_message(v, "git log failed (%d): %s", status, line);
-        gate_pushed_free(&r->p);
-        free(r);
+        push_req_free(r);
         redraw(c);
         return;
     }
     if (v->prompt != TUI_PROMPT_NONE) {
         /* The operator is typing something else: do not take the prompt from under them. */
         tui_view_message(v, "the log of %s is ready: l shows it", r->p.branch);
-        gate_pushed_free(&r->p);
-        free(r);
+        push_req_free(r);
         redraw(c);
         return;
     }
-    if (c->have_push)
-        gate_pushed_free(&c->push);
-    c->push = r->p;
-    c->have_push = true;
-    c->push_mb = r->mb;
-    c->push_idx = r->idx;
+    push_req_free(c->shown);
+    c->shown = r;
     char title[256];
     snprintf(title, sizeof title, "Pushed to %s: %s (%s..%.12s)", r->p.repo, r->p.branch,
              strspn(r->p.old, "0") == strlen(r->p.old) ? "new" : r->p.old, r->p.new_);
     tui_view_overlay(v, title, xstrdup(output && *output ? output : "(no commits)\n"));
     tui_view_confirm(v, TUI_ACT_BRING_IN, "Bring %s into %s as %s?", r->p.branch, r->p.host_repo,
                      r->p.target);
-    free(r);
     redraw(c);
 }
 
@@ -187,7 +180,7 @@ static void gate_log(struct tui_app_sup *c, struct bottle *b, struct tui_bottle 
         tui_view_message(v, "%s: the manifest does not load", mb->name);
         return;
     }
-    struct log_req *r = xcalloc(1, sizeof *r);
+    struct push_req *r = xcalloc(1, sizeof *r);
     r->c = c;
     r->mb = mb;
     r->idx = idx;
@@ -202,24 +195,16 @@ static void gate_log(struct tui_app_sup *c, struct bottle *b, struct tui_bottle 
     }
     if (gate_pushed_log(c->loop, &r->p, on_log, r) != 0) {
         tui_view_message(v, "cannot run git log");
-        gate_pushed_free(&r->p);
-        free(r);
+        push_req_free(r);
         return;
     }
     c->inflight++;
     tui_view_message(v, "reading the log of %s...", r->p.branch);
 }
 
-struct bring_req {
-    struct tui_app_sup *c;
-    struct gate_pushed p;
-    struct tui_bottle *mb;
-    size_t idx;
-};
-
 static void on_brought(void *arg, int status, const char *output)
 {
-    struct bring_req *r = arg;
+    struct push_req *r = arg;
     struct tui_app_sup *c = r->c;
     c->inflight--;
     char note[512];
@@ -234,28 +219,21 @@ static void on_brought(void *arg, int status, const char *output)
         tui_view_message(c->view, "git fetch failed (%d): %s", status, line);
         tui_sup_push_note(&r->mb->sup, r->idx, note, true);
     }
-    gate_pushed_free(&r->p);
-    free(r);
+    push_req_free(r);
     redraw(c);
 }
 
 static void bring_in(struct tui_app_sup *c)
 {
-    if (!c->have_push) {
+    struct push_req *r = c->shown;
+    if (!r) {
         tui_view_message(c->view, "no push to bring in: l shows a push's log first");
         return;
     }
-    struct bring_req *r = xcalloc(1, sizeof *r);
-    r->c = c;
-    r->p = c->push;
-    r->mb = c->push_mb;
-    r->idx = c->push_idx;
-    c->have_push = false;
-    memset(&c->push, 0, sizeof c->push);
+    c->shown = NULL;
     if (gate_bring_in(c->loop, &r->p, on_brought, r) != 0) {
         tui_view_message(c->view, "cannot run git fetch");
-        gate_pushed_free(&r->p);
-        free(r);
+        push_req_free(r);
         return;
     }
     c->inflight++;
@@ -292,7 +270,6 @@ bool tui_app_sup_perform(struct tui_app_sup *c, enum tui_action act, struct bott
 
 void tui_app_sup_free(struct tui_app_sup *c)
 {
-    if (c->have_push)
-        gate_pushed_free(&c->push);
-    c->have_push = false;
+    push_req_free(c->shown);
+    c->shown = NULL;
 }

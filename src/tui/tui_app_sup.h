@@ -11,17 +11,22 @@
 #include "gate/bringin.h"
 #include "tui/tui_panel.h"
 
+/* One push of a bottle's gate, while its log is read and it is brought in. */
+struct push_req {
+    struct tui_app_sup *c;
+    struct gate_pushed p;
+    struct tui_bottle *mb;
+    size_t idx; /* into mb->sup.pushes */
+};
+
 struct tui_app_sup {
     uv_loop_t *loop;
     struct tui_view *view;
     /* The screen needs drawing (an answer came back). */
     void (*redraw)(void *data);
     void *data;
-    /* The push whose log is on screen, waiting for y to bring it in. */
-    struct gate_pushed push;
-    bool have_push;
-    struct tui_bottle *push_mb;
-    size_t push_idx;
+    /* The push whose log is on screen, waiting for y to bring it in (or NULL). */
+    struct push_req *shown;
     int inflight; /* git commands and allowlist changes still running */
 };
 
